@@ -1,0 +1,275 @@
+//! Configuration, read once from the environment and validated before the first event.
+
+use serde::Deserialize;
+
+use crate::plan::CollapsePolicy;
+
+/// Where changes of one bucket (or any bucket) under one key prefix are served.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    /// Only events of this bucket; `None` accepts any bucket.
+    #[serde(default)]
+    pub bucket: Option<String>,
+    /// Stripped from keys; keys outside it are skipped.
+    #[serde(default)]
+    pub key_prefix: String,
+    /// Prepended to paths, for a distribution whose origin path is not the bucket root.
+    #[serde(default)]
+    pub path_prefix: String,
+    pub distribution_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub routes: Vec<Route>,
+    /// With `index.html`, a change to `a/index.html` also invalidates `/a/` and `/a`.
+    pub index_document: Option<String>,
+    /// Also invalidate the `+` spelling of keys with spaces (S3 website and REST origins
+    /// read `+` in a URL path as a space, so both URLs can be cached).
+    pub plus_alias: bool,
+    pub policy: CollapsePolicy,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration: {variable} {problem}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+fn invalid(variable: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        variable,
+        problem: problem.into(),
+    }
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        let routes = match (get("ROUTES"), get("DISTRIBUTION_ID")) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "ROUTES",
+                    "and DISTRIBUTION_ID are both set: use ROUTES alone for several distributions, or DISTRIBUTION_ID with SOURCE_BUCKET, KEY_PREFIX and PATH_PREFIX for one",
+                ));
+            }
+            (Some(json), None) => serde_json::from_str::<Vec<Route>>(&json).map_err(|e| {
+                invalid(
+                    "ROUTES",
+                    format!(
+                        "is not a JSON array of {{\"distribution_id\", \"bucket\", \"key_prefix\", \"path_prefix\"}} objects: {e}"
+                    ),
+                )
+            })?,
+            (None, Some(distribution_id)) => vec![Route {
+                bucket: get("SOURCE_BUCKET"),
+                key_prefix: get("KEY_PREFIX").unwrap_or_default(),
+                path_prefix: get("PATH_PREFIX").unwrap_or_default(),
+                distribution_id,
+            }],
+            (None, None) => {
+                return Err(invalid(
+                    "DISTRIBUTION_ID",
+                    "is not set: set it to the id of the CloudFront distribution to invalidate (like E2QWRUHAPOMQZL), or set ROUTES",
+                ));
+            }
+        };
+        if routes.is_empty() {
+            return Err(invalid(
+                "ROUTES",
+                "is an empty list: give at least one route",
+            ));
+        }
+        let routes = routes
+            .into_iter()
+            .map(normalise_route)
+            .collect::<Result<Vec<_>, _>>()?;
+        let index_document = get("INDEX_DOCUMENT");
+        if let Some(index) = &index_document
+            && (index.contains('/') || index.trim() != index)
+        {
+            return Err(invalid(
+                "INDEX_DOCUMENT",
+                format!("{index:?} must be a plain file name such as index.html"),
+            ));
+        }
+        Ok(Config {
+            routes,
+            index_document,
+            plus_alias: parse_bool(get("INVALIDATE_PLUS_ALIAS"), "INVALIDATE_PLUS_ALIAS", true)?,
+            policy: CollapsePolicy::from_lookup(&get)?,
+        })
+    }
+}
+
+fn normalise_route(mut route: Route) -> Result<Route, ConfigError> {
+    let id = &route.distribution_id;
+    if id.is_empty()
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    {
+        return Err(invalid(
+            "DISTRIBUTION_ID",
+            format!(
+                "{id:?} is not a CloudFront distribution id (upper-case letters and digits, like E2QWRUHAPOMQZL)"
+            ),
+        ));
+    }
+    let prefix = route.path_prefix.trim_end_matches('/');
+    if !prefix.is_empty()
+        && (!prefix.starts_with('/')
+            || crate::path::encode(prefix) != prefix
+            || prefix.contains(['~', '*']))
+    {
+        return Err(invalid(
+            "PATH_PREFIX",
+            format!(
+                "{:?} must start with / and hold only characters that need no percent-encoding, and no ~ or *",
+                route.path_prefix
+            ),
+        ));
+    }
+    route.path_prefix = prefix.to_owned();
+    Ok(route)
+}
+
+pub(crate) fn parse_bool(
+    value: Option<String>,
+    variable: &'static str,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    match value.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None => Ok(default),
+        Some("true" | "1" | "yes") => Ok(true),
+        Some("false" | "0" | "no") => Ok(false),
+        Some(other) => Err(invalid(variable, format!("{other:?} is not true or false"))),
+    }
+}
+
+pub(crate) fn parse_number(
+    value: Option<String>,
+    variable: &'static str,
+    default: usize,
+    range: std::ops::RangeInclusive<usize>,
+) -> Result<usize, ConfigError> {
+    let Some(raw) = value else { return Ok(default) };
+    match raw.trim().parse::<usize>() {
+        Ok(n) if range.contains(&n) => Ok(n),
+        _ => Err(invalid(
+            variable,
+            format!(
+                "{raw:?} is not a whole number from {} to {}",
+                range.start(),
+                range.end()
+            ),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn single_distribution_from_plain_variables() {
+        let config = config(&[
+            ("DISTRIBUTION_ID", "E2QWRUHAPOMQZL"),
+            ("KEY_PREFIX", "site/"),
+            ("PATH_PREFIX", "/blog/"),
+            ("INDEX_DOCUMENT", "index.html"),
+        ])
+        .unwrap();
+        assert_eq!(
+            config.routes,
+            vec![Route {
+                bucket: None,
+                key_prefix: "site/".into(),
+                path_prefix: "/blog".into(),
+                distribution_id: "E2QWRUHAPOMQZL".into()
+            }]
+        );
+        assert_eq!(config.index_document.as_deref(), Some("index.html"));
+        assert!(config.plus_alias);
+    }
+
+    #[test]
+    fn missing_distribution_names_the_variable_and_the_fix() {
+        let err = config(&[]).unwrap_err().to_string();
+        assert!(err.contains("DISTRIBUTION_ID is not set"), "{err}");
+        assert!(err.contains("E2QWRUHAPOMQZL"), "{err}");
+    }
+
+    #[test]
+    fn several_routes_from_json() {
+        let config = config(&[(
+            "ROUTES",
+            r#"[{"bucket":"a","distribution_id":"EA"},{"bucket":"b","key_prefix":"www/","distribution_id":"EB"}]"#,
+        )])
+        .unwrap();
+        assert_eq!(config.routes.len(), 2);
+        assert_eq!(config.routes[1].key_prefix, "www/");
+    }
+
+    #[test]
+    fn invalid_values_are_named() {
+        let cases = [
+            (
+                vec![("DISTRIBUTION_ID", "e-lower")],
+                "DISTRIBUTION_ID \"e-lower\" is not a CloudFront",
+            ),
+            (vec![("ROUTES", "{}")], "ROUTES is not a JSON array"),
+            (vec![("ROUTES", "[]")], "ROUTES is an empty list"),
+            (
+                vec![
+                    ("ROUTES", "[{\"distribution_id\":\"EA\"}]"),
+                    ("DISTRIBUTION_ID", "EB"),
+                ],
+                "ROUTES and DISTRIBUTION_ID are both set",
+            ),
+            (
+                vec![("DISTRIBUTION_ID", "EA"), ("PATH_PREFIX", "no-slash")],
+                "PATH_PREFIX \"no-slash\" must start with /",
+            ),
+            (
+                vec![("DISTRIBUTION_ID", "EA"), ("PATH_PREFIX", "/a b")],
+                "PATH_PREFIX \"/a b\"",
+            ),
+            (
+                vec![
+                    ("DISTRIBUTION_ID", "EA"),
+                    ("INDEX_DOCUMENT", "a/index.html"),
+                ],
+                "INDEX_DOCUMENT \"a/index.html\"",
+            ),
+            (
+                vec![
+                    ("DISTRIBUTION_ID", "EA"),
+                    ("INVALIDATE_PLUS_ALIAS", "maybe"),
+                ],
+                "INVALIDATE_PLUS_ALIAS \"maybe\" is not true or false",
+            ),
+        ];
+        for (vars, expected) in cases {
+            let err = config(&vars).unwrap_err().to_string();
+            assert!(err.contains(expected), "{vars:?}: {err}");
+        }
+    }
+}

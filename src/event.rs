@@ -1,0 +1,632 @@
+//! Decodes every shape an S3 change arrives in into a flat list of changes.
+//!
+//! Shapes: a direct S3 notification, an SQS batch of S3 notifications (also wrapped in an
+//! SNS envelope, or EventBridge events), an SNS notification, an EventBridge `aws.s3`
+//! event, and the `s3:TestEvent`. A bad record is reported with its label and reason;
+//! it never hides the good records next to it.
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::s3::S3EventRecord;
+use aws_lambda_events::event::sns::SnsRecord;
+use aws_lambda_events::event::sqs::SqsMessage;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::path::{KeyError, abbreviate, decode_key};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ChangeKind {
+    Created,
+    Removed,
+}
+
+/// One object that changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub bucket: String,
+    /// The decoded key, exactly as the object is named in S3.
+    pub key: String,
+    pub kind: ChangeKind,
+    /// What makes this delivery unique (sequencer, request id, message id, event id).
+    pub identity: String,
+    /// Where the change sits in the event, for messages to the operator.
+    pub record: String,
+    /// Index into `Decoded::messages` for SQS input.
+    pub message: Option<usize>,
+}
+
+/// A record left out, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Skipped {
+    pub record: String,
+    pub reason: String,
+    #[serde(skip)]
+    pub message: Option<usize>,
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Decoded {
+    pub changes: Vec<Change>,
+    /// Records that are fine but change nothing (test events, other event names).
+    pub ignored: Vec<Skipped>,
+    /// Records that cannot be read: the input is wrong, and the operator should know.
+    pub rejected: Vec<Skipped>,
+    /// Message ids of an SQS batch, in delivery order; `None` for other shapes.
+    pub sqs_messages: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventError {
+    #[error("event is not JSON: {0}")]
+    NotJson(String),
+    #[error(
+        "event is not an S3 change: expected Records[] of S3, SQS or SNS records, an EventBridge event from aws.s3, or s3:TestEvent; got {0}"
+    )]
+    Unrecognised(String),
+}
+
+/// Nesting allowed between envelopes (SQS around SNS around S3 is two).
+const MAX_DEPTH: usize = 3;
+
+/// Parses raw bytes, as the `plan` command reads them.
+pub fn decode_bytes(raw: &[u8]) -> Result<Decoded, EventError> {
+    let value: Value =
+        serde_json::from_slice(raw).map_err(|e| EventError::NotJson(e.to_string()))?;
+    decode(&value)
+}
+
+pub fn decode(event: &Value) -> Result<Decoded, EventError> {
+    let mut decoded = Decoded::default();
+    if let Some(records) = event.get("Records").and_then(Value::as_array)
+        && records.iter().any(is_sqs_record)
+    {
+        decoded.sqs_messages = Some(Vec::with_capacity(records.len()));
+        for (i, record) in records.iter().enumerate() {
+            decoded.decode_sqs_message(i, record);
+        }
+        return Ok(decoded);
+    }
+    let scope = Scope {
+        label: String::new(),
+        identity: String::new(),
+        message: None,
+        depth: 0,
+    };
+    if decoded.decode_notification(event, &scope) {
+        Ok(decoded)
+    } else {
+        Err(EventError::Unrecognised(describe(event)))
+    }
+}
+
+fn is_sqs_record(record: &Value) -> bool {
+    record.get("eventSource").and_then(Value::as_str) == Some("aws:sqs")
+}
+
+/// A short description of an unrecognised event, without echoing its content.
+fn describe(value: &Value) -> String {
+    match value {
+        Value::Object(map) => {
+            let keys: Vec<&str> = map.keys().take(6).map(String::as_str).collect();
+            format!("an object with keys {keys:?}")
+        }
+        Value::Array(_) => "an array".into(),
+        Value::String(_) => "a string".into(),
+        Value::Number(_) => "a number".into(),
+        Value::Bool(_) => "a boolean".into(),
+        Value::Null => "null".into(),
+    }
+}
+
+/// Where in the event the decoder is, carried down through envelopes.
+struct Scope {
+    label: String,
+    identity: String,
+    message: Option<usize>,
+    depth: usize,
+}
+
+impl Scope {
+    fn nested(&self, label: &str, identity: &str) -> Scope {
+        Scope {
+            label: join(&self.label, label),
+            identity: join(&self.identity, identity),
+            message: self.message,
+            depth: self.depth + 1,
+        }
+    }
+}
+
+fn join(outer: &str, inner: &str) -> String {
+    if outer.is_empty() {
+        inner.to_owned()
+    } else {
+        format!("{outer} {inner}")
+    }
+}
+
+/// Envelope SNS puts around a message it delivers to SQS (raw delivery off).
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SnsEnvelope {
+    #[serde(rename = "Type")]
+    kind: String,
+    message_id: String,
+    message: String,
+}
+
+/// The `detail` of an EventBridge event from S3.
+#[derive(Deserialize)]
+struct S3EventBridgeDetail {
+    bucket: NamedBucket,
+    object: EventBridgeObject,
+    #[serde(rename = "request-id", default)]
+    request_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct NamedBucket {
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct EventBridgeObject {
+    key: String,
+    #[serde(default)]
+    sequencer: Option<String>,
+}
+
+impl Decoded {
+    fn reject(&mut self, scope: &Scope, label: &str, reason: impl Into<String>) {
+        self.rejected.push(Skipped {
+            record: join(&scope.label, label).trim().to_owned(),
+            reason: reason.into(),
+            message: scope.message,
+        });
+    }
+
+    fn ignore(&mut self, scope: &Scope, label: &str, reason: impl Into<String>) {
+        self.ignored.push(Skipped {
+            record: join(&scope.label, label).trim().to_owned(),
+            reason: reason.into(),
+            message: scope.message,
+        });
+    }
+
+    fn decode_sqs_message(&mut self, index: usize, record: &Value) {
+        let messages = self.sqs_messages.get_or_insert_with(Vec::new);
+        let message_index = messages.len();
+        let message: SqsMessage = match serde_json::from_value(record.clone()) {
+            Ok(message) => message,
+            Err(e) => {
+                // Without a message id SQS cannot be told which message failed.
+                messages.push(format!("Records[{index}]"));
+                let scope = Scope {
+                    label: String::new(),
+                    identity: String::new(),
+                    message: Some(message_index),
+                    depth: 1,
+                };
+                self.reject(
+                    &scope,
+                    &format!("Records[{index}]"),
+                    format!("not an SQS message: {e}"),
+                );
+                return;
+            }
+        };
+        let id = message
+            .message_id
+            .unwrap_or_else(|| format!("Records[{index}]"));
+        messages.push(id.clone());
+        let scope = Scope {
+            label: format!("message {id}"),
+            identity: format!("sqs:{id}"),
+            message: Some(message_index),
+            depth: 1,
+        };
+        let Some(body) = message.body else {
+            self.reject(&scope, "", "SQS message has no body");
+            return;
+        };
+        match serde_json::from_str::<Value>(&body) {
+            Ok(inner) => {
+                if !self.decode_notification(&inner, &scope) {
+                    self.reject(
+                        &scope,
+                        "",
+                        format!(
+                            "body is not an S3, SNS or EventBridge S3 notification: {}",
+                            describe(&inner)
+                        ),
+                    );
+                }
+            }
+            Err(e) => self.reject(&scope, "", format!("body is not JSON: {e}")),
+        }
+    }
+
+    /// Decodes one notification of a known shape; false when the shape is not one of ours.
+    fn decode_notification(&mut self, value: &Value, scope: &Scope) -> bool {
+        if scope.depth > MAX_DEPTH {
+            return false;
+        }
+        if value.get("Event").and_then(Value::as_str) == Some("s3:TestEvent") {
+            self.ignore(
+                scope,
+                "s3:TestEvent",
+                "test event sent when a notification is configured: nothing to invalidate",
+            );
+            return true;
+        }
+        if let Some(records) = value.get("Records").and_then(Value::as_array) {
+            for (i, record) in records.iter().enumerate() {
+                let label = format!("Records[{i}]");
+                if record.get("EventSource").and_then(Value::as_str) == Some("aws:sns") {
+                    self.decode_sns_record(record, scope, &label);
+                } else if record.get("s3").is_some() {
+                    self.decode_s3_record(record, scope, &label);
+                } else {
+                    self.reject(scope, &label, "not an S3 or SNS record (no s3 field)");
+                }
+            }
+            return true;
+        }
+        if value.get("Type").and_then(Value::as_str) == Some("Notification") {
+            return self.decode_sns_envelope(value, scope);
+        }
+        if value.get("source").and_then(Value::as_str) == Some("aws.s3")
+            && value.get("detail-type").is_some()
+        {
+            self.decode_eventbridge(value, scope);
+            return true;
+        }
+        false
+    }
+
+    fn decode_sns_record(&mut self, record: &Value, scope: &Scope, label: &str) {
+        match serde_json::from_value::<SnsRecord>(record.clone()) {
+            Ok(sns) => {
+                let inner_scope = scope.nested(
+                    &format!("{label} sns {}", sns.sns.message_id),
+                    &format!("sns:{}", sns.sns.message_id),
+                );
+                self.decode_embedded(&sns.sns.message, &inner_scope);
+            }
+            Err(e) => self.reject(scope, label, format!("not an SNS record: {e}")),
+        }
+    }
+
+    fn decode_sns_envelope(&mut self, value: &Value, scope: &Scope) -> bool {
+        match serde_json::from_value::<SnsEnvelope>(value.clone()) {
+            Ok(envelope) if envelope.kind == "Notification" => {
+                let inner_scope = scope.nested(
+                    &format!("sns {}", envelope.message_id),
+                    &format!("sns:{}", envelope.message_id),
+                );
+                self.decode_embedded(&envelope.message, &inner_scope);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// A notification carried as a JSON string inside an envelope.
+    fn decode_embedded(&mut self, message: &str, scope: &Scope) {
+        match serde_json::from_str::<Value>(message) {
+            Ok(inner) => {
+                if !self.decode_notification(&inner, scope) {
+                    self.reject(
+                        scope,
+                        "",
+                        format!("message is not an S3 notification: {}", describe(&inner)),
+                    );
+                }
+            }
+            Err(e) => self.reject(scope, "", format!("message is not JSON: {e}")),
+        }
+    }
+
+    fn decode_s3_record(&mut self, value: &Value, scope: &Scope, label: &str) {
+        let record: S3EventRecord = match serde_json::from_value(value.clone()) {
+            Ok(record) => record,
+            Err(e) => {
+                self.reject(scope, label, format!("S3 record is malformed: {e}"));
+                return;
+            }
+        };
+        let (Some(bucket), Some(raw_key)) = (record.s3.bucket.name, record.s3.object.key) else {
+            self.reject(
+                scope,
+                label,
+                "S3 record has no s3.bucket.name or s3.object.key",
+            );
+            return;
+        };
+        let label = format!("{label} s3://{bucket}/{}", abbreviate(&raw_key));
+        let Some(event_name) = record.event_name else {
+            self.reject(scope, &label, "S3 record has no eventName");
+            return;
+        };
+        let Some(kind) = change_kind(&event_name) else {
+            self.ignore(
+                scope,
+                &label,
+                format!("event {event_name} does not change content"),
+            );
+            return;
+        };
+        let request_id = record
+            .response_elements
+            .get("x-amz-request-id")
+            .cloned()
+            .unwrap_or_default();
+        let sequencer = record.s3.object.sequencer.unwrap_or_default();
+        let identity = format!("s3:{event_name}:{bucket}:{raw_key}:{sequencer}:{request_id}");
+        self.push_change(scope, label, bucket, &raw_key, kind, &identity);
+    }
+
+    fn decode_eventbridge(&mut self, value: &Value, scope: &Scope) {
+        let event: EventBridgeEvent<Value> = match serde_json::from_value(value.clone()) {
+            Ok(event) => event,
+            Err(e) => {
+                self.reject(
+                    scope,
+                    "eventbridge",
+                    format!("EventBridge event is malformed: {e}"),
+                );
+                return;
+            }
+        };
+        let id = event.id.unwrap_or_default();
+        let label = format!("eventbridge {id}");
+        let kind = match event.detail_type.as_str() {
+            "Object Created" => ChangeKind::Created,
+            "Object Deleted" => ChangeKind::Removed,
+            other => {
+                self.ignore(
+                    scope,
+                    &label,
+                    format!("detail-type {other:?} does not change content"),
+                );
+                return;
+            }
+        };
+        let detail: S3EventBridgeDetail = match serde_json::from_value(event.detail) {
+            Ok(detail) => detail,
+            Err(e) => {
+                self.reject(
+                    scope,
+                    &label,
+                    format!("EventBridge detail is malformed: {e}"),
+                );
+                return;
+            }
+        };
+        let bucket = detail.bucket.name;
+        let raw_key = detail.object.key;
+        let label = format!("{label} s3://{bucket}/{}", abbreviate(&raw_key));
+        let identity = format!(
+            "eb:{id}:{bucket}:{raw_key}:{}:{}",
+            detail.object.sequencer.unwrap_or_default(),
+            detail.request_id.unwrap_or_default()
+        );
+        self.push_change(scope, label, bucket, &raw_key, kind, &identity);
+    }
+
+    fn push_change(
+        &mut self,
+        scope: &Scope,
+        label: String,
+        bucket: String,
+        raw_key: &str,
+        kind: ChangeKind,
+        identity: &str,
+    ) {
+        match decode_key(raw_key) {
+            Ok(key) => self.changes.push(Change {
+                bucket,
+                key,
+                kind,
+                identity: join(&scope.identity, identity),
+                record: join(&scope.label, &label),
+                message: scope.message,
+            }),
+            Err(KeyError::Empty) => self.reject(scope, &label, "object key is empty"),
+            Err(e) => self.reject(scope, &label, e.to_string()),
+        }
+    }
+}
+
+/// `ObjectCreated:*`, `ObjectRemoved:*` and `LifecycleExpiration:*`, with or without `s3:`.
+fn change_kind(event_name: &str) -> Option<ChangeKind> {
+    let name = event_name.strip_prefix("s3:").unwrap_or(event_name);
+    if name.starts_with("ObjectCreated:") {
+        Some(ChangeKind::Created)
+    } else if name.starts_with("ObjectRemoved:") || name.starts_with("LifecycleExpiration:") {
+        Some(ChangeKind::Removed)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(name: &str) -> Decoded {
+        let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
+        decode_bytes(&std::fs::read(&path).unwrap()).unwrap()
+    }
+
+    fn keys(decoded: &Decoded) -> Vec<(&str, ChangeKind)> {
+        decoded
+            .changes
+            .iter()
+            .map(|c| (c.key.as_str(), c.kind))
+            .collect()
+    }
+
+    #[test]
+    fn direct_s3_events_of_every_change_kind() {
+        use ChangeKind::*;
+        let cases = [
+            ("s3-put.json", "index.html", Created),
+            ("s3-copy.json", "assets/app.css", Created),
+            ("s3-multipart.json", "videos/intro.mp4", Created),
+            ("s3-delete.json", "old/page.html", Removed),
+            ("s3-delete-marker.json", "old/versioned.html", Removed),
+            ("s3-lifecycle-expiration.json", "tmp/preview.html", Removed),
+        ];
+        for (file, key, kind) in cases {
+            let decoded = sample(file);
+            assert_eq!(keys(&decoded), [(key, kind)], "{file}");
+            assert_eq!(decoded.changes[0].bucket, "example-site");
+            assert!(decoded.sqs_messages.is_none());
+            assert!(decoded.rejected.is_empty() && decoded.ignored.is_empty());
+        }
+    }
+
+    #[test]
+    fn several_records_and_non_changes() {
+        let decoded = sample("s3-several-records.json");
+        assert_eq!(decoded.changes.len(), 4);
+        assert_eq!(decoded.ignored.len(), 1);
+        assert!(
+            decoded.ignored[0]
+                .reason
+                .contains("ObjectRestore:Completed does not change content")
+        );
+        assert!(
+            decoded.ignored[0]
+                .record
+                .starts_with("Records[4] s3://example-site/photos/raw.jpg")
+        );
+        let identities: std::collections::HashSet<_> =
+            decoded.changes.iter().map(|c| &c.identity).collect();
+        assert_eq!(identities.len(), 4, "each record has its own identity");
+    }
+
+    #[test]
+    fn special_keys_are_decoded() {
+        let decoded = sample("s3-special-keys.json");
+        let keys: Vec<&str> = decoded.changes.iter().map(|c| c.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "docs/getting started.html",
+                "downloads/c++ guide.pdf",
+                "blog/café/menü.html",
+                "people/~alice/profile.html",
+                "reports/100% done?.html"
+            ]
+        );
+    }
+
+    #[test]
+    fn sqs_batches_keep_message_ids() {
+        let decoded = sample("sqs-batch.json");
+        let messages = decoded.sqs_messages.as_ref().unwrap();
+        assert_eq!(messages.len(), 3);
+        assert_eq!(decoded.changes.len(), 3);
+        for (i, change) in decoded.changes.iter().enumerate() {
+            assert_eq!(change.message, Some(i));
+            assert!(change.identity.starts_with(&format!("sqs:{}", messages[i])));
+        }
+    }
+
+    #[test]
+    fn sqs_around_sns_and_plain_sns() {
+        let decoded = sample("sqs-sns.json");
+        assert_eq!(
+            keys(&decoded),
+            [
+                ("news/today.html", ChangeKind::Created),
+                ("news/yesterday.html", ChangeKind::Removed)
+            ]
+        );
+        assert!(decoded.changes[0].record.contains(" sns "));
+        let decoded = sample("sns.json");
+        assert_eq!(keys(&decoded), [("feeds/rss.xml", ChangeKind::Created)]);
+        assert!(decoded.changes[0].identity.contains("sns:"));
+    }
+
+    #[test]
+    fn eventbridge_created_and_deleted() {
+        let decoded = sample("eventbridge-created.json");
+        assert_eq!(
+            keys(&decoded),
+            [("assets/main script.js", ChangeKind::Created)]
+        );
+        assert!(decoded.changes[0].identity.starts_with("eb:17793124"));
+        let decoded = sample("eventbridge-deleted.json");
+        assert_eq!(keys(&decoded), [("assets/legacy.js", ChangeKind::Removed)]);
+    }
+
+    #[test]
+    fn test_events_are_acknowledged() {
+        for file in ["s3-test-event.json", "sqs-test-event.json"] {
+            let decoded = sample(file);
+            assert!(
+                decoded.changes.is_empty() && decoded.rejected.is_empty(),
+                "{file}"
+            );
+            assert_eq!(decoded.ignored.len(), 1, "{file}");
+        }
+    }
+
+    #[test]
+    fn bad_records_are_rejected_without_losing_good_ones() {
+        let decoded = sample("bad-undecodable-key.json");
+        assert_eq!(keys(&decoded), [("good.html", ChangeKind::Created)]);
+        assert_eq!(decoded.rejected.len(), 1);
+        assert!(
+            decoded.rejected[0]
+                .reason
+                .contains("malformed percent-escape at byte 3")
+        );
+
+        let decoded = sample("bad-sqs-partial.json");
+        assert_eq!(decoded.changes.len(), 2);
+        assert_eq!(decoded.rejected[0].message, Some(1));
+        assert!(decoded.rejected[0].reason.starts_with("body is not JSON"));
+
+        let decoded = sample("bad-missing-key.json");
+        assert!(
+            decoded.rejected[0]
+                .reason
+                .contains("no s3.bucket.name or s3.object.key")
+        );
+        let decoded = sample("bad-empty-key.json");
+        assert_eq!(decoded.rejected[0].reason, "object key is empty");
+    }
+
+    #[test]
+    fn unrecognised_and_non_json_events_are_errors() {
+        let path = format!(
+            "{}/events/bad-other-service.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let err = decode_bytes(&std::fs::read(path).unwrap()).unwrap_err();
+        assert!(matches!(err, EventError::Unrecognised(_)));
+        assert!(matches!(
+            decode_bytes(b"not json"),
+            Err(EventError::NotJson(_))
+        ));
+        assert!(matches!(
+            decode_bytes(b"[1,2]"),
+            Err(EventError::Unrecognised(_))
+        ));
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_recursed() {
+        let mut event = serde_json::json!({"Records": []});
+        for i in 0..10 {
+            event = serde_json::json!({"Type": "Notification", "MessageId": format!("m{i}"), "Message": event.to_string()});
+        }
+        let decoded = decode(&event).unwrap();
+        assert!(decoded.changes.is_empty());
+        assert_eq!(decoded.rejected.len(), 1);
+    }
+}

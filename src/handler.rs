@@ -1,0 +1,218 @@
+//! One invocation: decode, plan, send, and answer in the shape the event source expects.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use lambda_runtime::Diagnostic;
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+use crate::config::Config;
+use crate::event::{self, EventError};
+use crate::plan::{self, Invalidation, Plan, Summary};
+use crate::send::{Backoff, Invalidator, Receipt, SendError, Sent, send};
+
+/// Time kept back from the Lambda deadline to answer (and log) before being cut off.
+pub const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
+
+pub struct Handler<I> {
+    pub config: Config,
+    pub invalidator: I,
+    pub backoff: Backoff,
+}
+
+/// Everything one invocation did, for the answer and the logs.
+#[derive(Debug)]
+pub struct Outcome {
+    pub plan: Plan,
+    pub sent: Vec<(Invalidation, Sent)>,
+    /// The decoded changes the plan's indices refer to.
+    pub changes: Vec<event::Change>,
+    /// Message ids of an SQS batch; `None` for other event sources.
+    pub sqs_messages: Option<Vec<String>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    #[error(transparent)]
+    Event(#[from] EventError),
+    /// Something failed that a later attempt cannot fix (configuration, permissions, input).
+    #[error("{0}")]
+    Failed(String),
+    /// Something failed that a later attempt may fix; Lambda retries the event.
+    #[error("{0}")]
+    RetryLater(String),
+}
+
+impl From<HandlerError> for Diagnostic {
+    fn from(error: HandlerError) -> Diagnostic {
+        let error_type = match &error {
+            HandlerError::Event(EventError::NotJson(_)) => "EventNotJson",
+            HandlerError::Event(EventError::Unrecognised(_)) => "EventNotRecognised",
+            HandlerError::Failed(_) => "InvalidationFailed",
+            HandlerError::RetryLater(_) => "InvalidationRetryLater",
+        };
+        Diagnostic {
+            error_type: error_type.into(),
+            error_message: error.to_string(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct SentSummary<'a> {
+    distribution_id: &'a str,
+    caller_reference: &'a str,
+    id: &'a str,
+    status: &'a str,
+    paths: usize,
+}
+
+impl Outcome {
+    /// Indices of SQS messages that must come back: their input was bad or their
+    /// invalidation was not created.
+    pub fn failed_messages(&self) -> BTreeSet<usize> {
+        let mut failed: BTreeSet<usize> = self
+            .plan
+            .rejected
+            .iter()
+            .filter_map(|r| r.message)
+            .collect();
+        for (invalidation, sent) in &self.sent {
+            if sent.result.is_err() {
+                failed.extend(
+                    invalidation
+                        .changes
+                        .iter()
+                        .filter_map(|&i| self.changes[i].message),
+                );
+            }
+        }
+        failed
+    }
+
+    pub fn receipts(&self) -> impl Iterator<Item = (&Invalidation, &Receipt)> {
+        self.sent.iter().filter_map(|(invalidation, sent)| {
+            sent.result
+                .as_ref()
+                .ok()
+                .map(|receipt| (invalidation, receipt))
+        })
+    }
+
+    pub fn errors(&self) -> impl Iterator<Item = (&Invalidation, &SendError)> {
+        self.sent.iter().filter_map(|(invalidation, sent)| {
+            sent.result
+                .as_ref()
+                .err()
+                .map(|error| (invalidation, error))
+        })
+    }
+
+    pub fn summary(&self) -> Summary {
+        self.plan.summary
+    }
+
+    fn success_body(&self) -> Value {
+        let invalidations: Vec<SentSummary> = self
+            .receipts()
+            .map(|(invalidation, receipt)| SentSummary {
+                distribution_id: &invalidation.distribution_id,
+                caller_reference: &invalidation.caller_reference,
+                id: &receipt.id,
+                status: &receipt.status,
+                paths: invalidation.paths.len(),
+            })
+            .collect();
+        json!({
+            "invalidations": invalidations,
+            "skipped": self.plan.skipped,
+            "summary": self.plan.summary,
+        })
+    }
+}
+
+impl<I: Invalidator> Handler<I> {
+    pub fn new(config: Config, invalidator: I) -> Self {
+        Handler {
+            config,
+            invalidator,
+            backoff: Backoff::default(),
+        }
+    }
+
+    /// Runs one event; `deadline` is when the answer must be ready.
+    pub async fn handle(&self, event: &Value, deadline: Instant) -> Result<Value, HandlerError> {
+        answer(&self.run(event, deadline).await?)
+    }
+
+    /// Decodes, plans and sends; the outcome says what happened to every record.
+    pub async fn run(&self, event: &Value, deadline: Instant) -> Result<Outcome, HandlerError> {
+        let decoded = event::decode(event)?;
+        let plan = plan::plan(&decoded, &self.config);
+        let mut sent = Vec::with_capacity(plan.invalidations.len());
+        for invalidation in &plan.invalidations {
+            let result = send(&self.invalidator, invalidation, deadline, self.backoff).await;
+            sent.push((invalidation.clone(), result));
+        }
+        Ok(Outcome {
+            plan,
+            sent,
+            changes: decoded.changes,
+            sqs_messages: decoded.sqs_messages,
+        })
+    }
+}
+
+/// The answer Lambda gets: `batchItemFailures` for SQS, a summary or an error otherwise.
+pub fn answer(outcome: &Outcome) -> Result<Value, HandlerError> {
+    if let Some(messages) = &outcome.sqs_messages {
+        let failures: Vec<Value> = outcome
+            .failed_messages()
+            .into_iter()
+            .map(|i| json!({ "itemIdentifier": messages[i] }))
+            .collect();
+        return Ok(json!({ "batchItemFailures": failures }));
+    }
+    let mut problems: Vec<String> = outcome
+        .plan
+        .rejected
+        .iter()
+        .map(|r| format!("{}: {}", r.record, r.reason))
+        .collect();
+    let mut retryable = false;
+    for (invalidation, error) in outcome.errors() {
+        retryable |= error.is_retryable();
+        problems.push(format!(
+            "invalidation {} on {} ({} paths): {error}",
+            invalidation.caller_reference,
+            invalidation.distribution_id,
+            invalidation.paths.len()
+        ));
+    }
+    if problems.is_empty() {
+        return Ok(outcome.success_body());
+    }
+    let created = outcome.receipts().count();
+    let message = format!(
+        "{} problem(s), {created} invalidation(s) created: {}",
+        problems.len(),
+        problems.join("; ")
+    );
+    if retryable {
+        Err(HandlerError::RetryLater(format!(
+            "{message}. Lambda will retry the event; the same CallerReference makes the repeat free"
+        )))
+    } else {
+        Err(HandlerError::Failed(message))
+    }
+}
+
+/// Turns Lambda's absolute deadline into a tokio instant, less [`DEADLINE_MARGIN`].
+pub fn deadline_from(lambda_deadline: std::time::SystemTime) -> Instant {
+    let remaining = lambda_deadline
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or_default();
+    Instant::now() + remaining.saturating_sub(DEADLINE_MARGIN)
+}

@@ -1,0 +1,51 @@
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use lambda_runtime::{LambdaEvent, service_fn};
+use s3_cloudfront_invalidator::cli::plan_command;
+use s3_cloudfront_invalidator::config::Config;
+use s3_cloudfront_invalidator::handler::{Handler, deadline_from};
+use s3_cloudfront_invalidator::send::CloudFront;
+use serde_json::Value;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    let mut args = std::env::args().skip(1);
+    if let Some(command) = args.next() {
+        if command != "plan" {
+            eprintln!(
+                "unknown command {command:?}: run with no arguments as a Lambda function, or `plan EVENT.json`"
+            );
+            std::process::exit(2);
+        }
+        match plan_command(args.next().as_deref(), Config::from_env()) {
+            Ok(json) => println!("{json}"),
+            Err(message) => {
+                eprintln!("error: {message}");
+                std::process::exit(1);
+            }
+        }
+        return Ok(());
+    }
+
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = Config::from_env().unwrap_or_else(|e| {
+        eprintln!("{e}");
+        std::process::exit(2);
+    });
+    // Retries are ours (bounded by the invocation's deadline), not the SDK's.
+    let sdk_config = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::disabled())
+        .load()
+        .await;
+    let handler = Handler::new(
+        config,
+        CloudFront::new(aws_sdk_cloudfront::Client::new(&sdk_config)),
+    );
+    let handler = &handler;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        handler
+            .handle(&event.payload, deadline_from(event.context.deadline()))
+            .await
+    }))
+    .await
+}

@@ -1,0 +1,230 @@
+//! Object keys as S3 notifications carry them, and as CloudFront wants them.
+//!
+//! S3 sends keys form-encoded (`+` is a space, `%XX` bytes of UTF-8). CloudFront wants
+//! paths as they appear in request URLs: RFC 1738 unsafe characters, `?` and non-ASCII
+//! bytes percent-encoded, everything else literal, or the invalidation silently misses.
+
+use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
+
+/// Longest path CloudFront accepts in an invalidation batch.
+pub const MAX_PATH_LEN: usize = 4000;
+
+/// RFC 1738 "unsafe" characters plus `?` (it would start a query string). Controls and
+/// non-ASCII bytes are always encoded by `utf8_percent_encode`.
+const CLOUDFRONT_PATH_UNSAFE: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'<')
+    .add(b'>')
+    .add(b'#')
+    .add(b'%')
+    .add(b'{')
+    .add(b'}')
+    .add(b'|')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'[')
+    .add(b']')
+    .add(b'`')
+    .add(b'?');
+
+/// Characters CloudFront cannot invalidate literally: a raw `~` is rejected and `%7E`
+/// matches nothing; a `*` anywhere but last is rejected and `%2A` is not a wildcard.
+/// A key holding one is covered by a wildcard that ends just before it.
+const WILDCARD_BEFORE: [char; 2] = ['~', '*'];
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("key is empty")]
+    Empty,
+    #[error("key {0:?} has a malformed percent-escape at byte {1}")]
+    MalformedEscape(String, usize),
+    #[error("key {0:?} is not UTF-8 once decoded")]
+    NotUtf8(String),
+    #[error(
+        "path for key {key:?} is {len} characters once encoded; CloudFront accepts at most {MAX_PATH_LEN}"
+    )]
+    TooLong { key: String, len: usize },
+}
+
+/// Decodes a key as S3 notifications deliver it: `+` is a space, then `%XX` escapes.
+pub fn decode_key(encoded: &str) -> Result<String, KeyError> {
+    if encoded.is_empty() {
+        return Err(KeyError::Empty);
+    }
+    let bytes = encoded.as_bytes();
+    if let Some(at) = bytes.iter().enumerate().position(|(i, &b)| {
+        b == b'%'
+            && !(bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+    }) {
+        return Err(KeyError::MalformedEscape(abbreviate(encoded), at));
+    }
+    let spaced = encoded.replace('+', " ");
+    let decoded = percent_decode_str(&spaced)
+        .decode_utf8()
+        .map_err(|_| KeyError::NotUtf8(abbreviate(encoded)))?
+        .into_owned();
+    if decoded.is_empty() {
+        return Err(KeyError::Empty);
+    }
+    Ok(decoded)
+}
+
+/// Percent-encodes a decoded path for CloudFront, leaving safe characters literal.
+pub fn encode(decoded_path: &str) -> String {
+    utf8_percent_encode(decoded_path, CLOUDFRONT_PATH_UNSAFE).to_string()
+}
+
+/// The CloudFront path for `url_path` (a decoded URL path starting with `/`).
+/// Keys with `~` or `*` become a wildcard ending just before the first such character.
+pub fn cloudfront_path(url_path: &str) -> Result<String, KeyError> {
+    let path = match url_path.find(WILDCARD_BEFORE) {
+        Some(at) => format!("{}*", encode(&url_path[..at])),
+        None => encode(url_path),
+    };
+    if path.len() > MAX_PATH_LEN {
+        return Err(KeyError::TooLong {
+            key: abbreviate(url_path),
+            len: path.len(),
+        });
+    }
+    Ok(path)
+}
+
+/// Keeps messages about absurdly long keys readable.
+pub fn abbreviate(text: &str) -> String {
+    const KEEP: usize = 100;
+    match text.char_indices().nth(KEEP) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
+/// True for a string CloudFront accepts as an invalidation path: what `cloudfront_path`
+/// promises, checked independently of how it was built.
+pub fn is_valid_cloudfront_path(path: &str) -> bool {
+    let star_ok = match path.find('*') {
+        Some(at) => at == path.len() - 1,
+        None => true,
+    };
+    path.starts_with('/')
+        && path.len() <= MAX_PATH_LEN
+        && star_ok
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !UNSAFE_VISIBLE.contains(&b))
+        && escapes_are_well_formed(path)
+}
+
+/// The visible ASCII characters a path must not hold literally (`%` only starts escapes).
+const UNSAFE_VISIBLE: &[u8] = b"\"<>#{}|\\^[]`?~";
+
+fn escapes_are_well_formed(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    bytes.iter().enumerate().all(|(i, &b)| {
+        b != b'%'
+            || (bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn decodes_form_encoding() {
+        assert_eq!(decode_key("red+flower.jpg").unwrap(), "red flower.jpg");
+        assert_eq!(decode_key("c%2B%2B.html").unwrap(), "c++.html");
+        assert_eq!(decode_key("100%25.txt").unwrap(), "100%.txt");
+        assert_eq!(
+            decode_key("caf%C3%A9/men%C3%BC.html").unwrap(),
+            "café/menü.html"
+        );
+        assert_eq!(decode_key("a%3Fb%23c").unwrap(), "a?b#c");
+        assert_eq!(decode_key("%7Euser/x").unwrap(), "~user/x");
+    }
+
+    #[test]
+    fn rejects_undecodable_keys() {
+        assert_eq!(decode_key(""), Err(KeyError::Empty));
+        assert!(matches!(
+            decode_key("bad%zz"),
+            Err(KeyError::MalformedEscape(_, 3))
+        ));
+        assert!(matches!(
+            decode_key("trailing%4"),
+            Err(KeyError::MalformedEscape(_, 8))
+        ));
+        assert!(matches!(decode_key("%FF%FE"), Err(KeyError::NotUtf8(_))));
+    }
+
+    #[test]
+    fn encodes_unsafe_characters_only() {
+        assert_eq!(encode("/red flower.jpg"), "/red%20flower.jpg");
+        assert_eq!(encode("/c++.html"), "/c++.html");
+        assert_eq!(encode("/100%.txt"), "/100%25.txt");
+        assert_eq!(encode("/a?b#c"), "/a%3Fb%23c");
+        assert_eq!(encode("/café"), "/caf%C3%A9");
+        assert_eq!(encode("/日本"), "/%E6%97%A5%E6%9C%AC");
+        assert_eq!(
+            encode("/a\"<>{}|\\^[]`b"),
+            "/a%22%3C%3E%7B%7D%7C%5C%5E%5B%5D%60b"
+        );
+        assert_eq!(encode("/keep-_.!$&'()+,;=:@/x"), "/keep-_.!$&'()+,;=:@/x");
+    }
+
+    #[test]
+    fn tilde_and_star_keys_become_a_wildcard_just_before_them() {
+        assert_eq!(cloudfront_path("/docs/~user/a.html").unwrap(), "/docs/*");
+        assert_eq!(cloudfront_path("/a~b").unwrap(), "/a*");
+        assert_eq!(cloudfront_path("/my file*").unwrap(), "/my%20file*");
+        assert_eq!(cloudfront_path("/plain.html").unwrap(), "/plain.html");
+    }
+
+    #[test]
+    fn rejects_paths_over_the_limit() {
+        let long = format!("/{}", "é".repeat(700)); // 6 bytes encoded each
+        assert!(matches!(
+            cloudfront_path(&long),
+            Err(KeyError::TooLong { len: 4201, .. })
+        ));
+        assert!(cloudfront_path(&format!("/{}", "a".repeat(3999))).is_ok());
+    }
+
+    proptest! {
+        #[test]
+        fn any_key_round_trips_through_encoding(key in "\\PC{1,60}") {
+            let path = cloudfront_path(&format!("/{key}")).unwrap();
+            prop_assert!(is_valid_cloudfront_path(&path), "{path}");
+            if !key.contains(WILDCARD_BEFORE) {
+                let back = percent_decode_str(&path).decode_utf8().unwrap();
+                prop_assert_eq!(back, format!("/{key}"));
+            }
+        }
+
+        #[test]
+        fn s3_form_encoding_decodes_back_to_the_key(key in "\\PC{1,60}") {
+            let form: String = form_encode(&key);
+            prop_assert_eq!(decode_key(&form).unwrap(), key);
+        }
+
+        #[test]
+        fn decoding_never_panics(raw in "\\PC{0,80}") {
+            let _ = decode_key(&raw);
+        }
+    }
+
+    /// What S3 does to a key before putting it in a notification.
+    fn form_encode(key: &str) -> String {
+        const FORM: &AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+            .remove(b'-')
+            .remove(b'_')
+            .remove(b'.')
+            .remove(b'*')
+            .remove(b' ');
+        utf8_percent_encode(key, FORM).to_string().replace(' ', "+")
+    }
+}

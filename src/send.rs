@@ -1,0 +1,408 @@
+//! Sends planned invalidations through a small trait, retrying inside the deadline.
+
+use std::future::Future;
+use std::time::Duration;
+
+use aws_sdk_cloudfront::Client;
+use aws_sdk_cloudfront::config::http::HttpResponse;
+use aws_sdk_cloudfront::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_cloudfront::operation::create_invalidation::CreateInvalidationError;
+use aws_sdk_cloudfront::types::{InvalidationBatch, Paths};
+use tokio::time::Instant;
+
+use crate::plan::Invalidation;
+
+/// What CloudFront answered for a created (or, for a repeated reference, earlier) invalidation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    pub id: String,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    #[error(
+        "distribution {distribution_id} does not exist (NoSuchDistribution): check DISTRIBUTION_ID or ROUTES"
+    )]
+    NoSuchDistribution { distribution_id: String },
+    #[error(
+        "access denied on distribution {distribution_id} (AccessDenied): the function's role needs cloudfront:CreateInvalidation on arn:aws:cloudfront::ACCOUNT_ID:distribution/{distribution_id}"
+    )]
+    AccessDenied { distribution_id: String },
+    #[error(
+        "too many invalidations in progress on the distribution (TooManyInvalidationsInProgress)"
+    )]
+    TooManyInProgress,
+    #[error("CloudFront is throttling requests ({0})")]
+    Throttled(String),
+    #[error("CloudFront is unavailable ({0})")]
+    Unavailable(String),
+    #[error("could not reach CloudFront or read its answer ({0})")]
+    Transport(String),
+    #[error("no answer from CloudFront before the invocation's deadline")]
+    DeadlineReached,
+    #[error(
+        "CallerReference {caller_reference} was already used with other paths (InvalidationBatchAlreadyExists): a bug, please report it with this event"
+    )]
+    BatchAlreadyExists { caller_reference: String },
+    #[error(
+        "Quantity does not match the number of paths (InconsistentQuantities): a bug, please report it"
+    )]
+    InconsistentQuantities,
+    #[error(
+        "more paths than CloudFront accepts in one request (BatchTooLarge): a bug, please report it"
+    )]
+    BatchTooLarge,
+    #[error("request had no invalidation batch (MissingBody): a bug, please report it")]
+    MissingBody,
+    #[error("CloudFront rejected a path (InvalidArgument): {0}")]
+    InvalidArgument(String),
+    #[error("CloudFront refused the request: {0}")]
+    Other(String),
+}
+
+impl SendError {
+    /// Whether the same request may succeed later: CloudFront dedupes by CallerReference,
+    /// so repeating it is always safe; only these can change their answer.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            SendError::TooManyInProgress
+                | SendError::Throttled(_)
+                | SendError::Unavailable(_)
+                | SendError::Transport(_)
+                | SendError::DeadlineReached
+        )
+    }
+}
+
+/// The one remote call the function makes.
+pub trait Invalidator {
+    fn create_invalidation(
+        &self,
+        distribution_id: &str,
+        caller_reference: &str,
+        paths: &[String],
+    ) -> impl Future<Output = Result<Receipt, SendError>> + Send;
+}
+
+/// CloudFront through the AWS SDK. Build the client with retries disabled: [`send`]
+/// retries itself, bounded by the invocation's deadline.
+#[derive(Debug, Clone)]
+pub struct CloudFront {
+    client: Client,
+}
+
+impl CloudFront {
+    pub fn new(client: Client) -> Self {
+        CloudFront { client }
+    }
+}
+
+impl Invalidator for CloudFront {
+    async fn create_invalidation(
+        &self,
+        distribution_id: &str,
+        caller_reference: &str,
+        paths: &[String],
+    ) -> Result<Receipt, SendError> {
+        let quantity = i32::try_from(paths.len()).map_err(|_| SendError::BatchTooLarge)?;
+        let batch = Paths::builder()
+            .quantity(quantity)
+            .set_items(Some(paths.to_vec()))
+            .build()
+            .and_then(|paths| {
+                InvalidationBatch::builder()
+                    .paths(paths)
+                    .caller_reference(caller_reference)
+                    .build()
+            })
+            .map_err(|e| SendError::Other(e.to_string()))?;
+        let output = self
+            .client
+            .create_invalidation()
+            .distribution_id(distribution_id)
+            .invalidation_batch(batch)
+            .send()
+            .await
+            .map_err(|e| classify(e, distribution_id, caller_reference))?;
+        let invalidation = output
+            .invalidation()
+            .ok_or_else(|| SendError::Transport("answer has no Invalidation".into()))?;
+        Ok(Receipt {
+            id: invalidation.id().to_owned(),
+            status: invalidation.status().to_owned(),
+        })
+    }
+}
+
+fn classify(
+    error: SdkError<CreateInvalidationError, HttpResponse>,
+    distribution_id: &str,
+    caller_reference: &str,
+) -> SendError {
+    let server_error = error
+        .raw_response()
+        .is_some_and(|raw| raw.status().is_server_error());
+    let service = match error {
+        SdkError::ServiceError(service) => service.into_err(),
+        SdkError::TimeoutError(_) => return SendError::Transport("timed out".into()),
+        SdkError::DispatchFailure(e) => return SendError::Transport(format!("{e:?}")),
+        SdkError::ResponseError(e) => return SendError::Transport(format!("{e:?}")),
+        other => return SendError::Other(other.to_string()),
+    };
+    let code = service.code().unwrap_or_default().to_owned();
+    let message = service.message().unwrap_or_default().to_owned();
+    match service {
+        CreateInvalidationError::NoSuchDistribution(_) => SendError::NoSuchDistribution {
+            distribution_id: distribution_id.to_owned(),
+        },
+        CreateInvalidationError::AccessDenied(_) => SendError::AccessDenied {
+            distribution_id: distribution_id.to_owned(),
+        },
+        CreateInvalidationError::TooManyInvalidationsInProgress(_) => SendError::TooManyInProgress,
+        CreateInvalidationError::BatchTooLarge(_) => SendError::BatchTooLarge,
+        CreateInvalidationError::InconsistentQuantities(_) => SendError::InconsistentQuantities,
+        CreateInvalidationError::MissingBody(_) => SendError::MissingBody,
+        CreateInvalidationError::InvalidArgument(_) => SendError::InvalidArgument(message),
+        _ if code == "InvalidationBatchAlreadyExists" => SendError::BatchAlreadyExists {
+            caller_reference: caller_reference.to_owned(),
+        },
+        _ if code.contains("Throttl") || code == "RequestLimitExceeded" => {
+            SendError::Throttled(format!("{code}: {message}"))
+        }
+        _ if code == "ServiceUnavailable"
+            || code == "InternalError"
+            || code == "InternalFailure"
+            || server_error =>
+        {
+            SendError::Unavailable(format!("{code}: {message}"))
+        }
+        _ => SendError::Other(format!("{code}: {message}")),
+    }
+}
+
+/// Exponential backoff with jitter, bounded by the deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    pub first: Duration,
+    pub max: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            first: Duration::from_millis(250),
+            max: Duration::from_secs(8),
+        }
+    }
+}
+
+impl Backoff {
+    /// "Equal jitter": half the exponential delay, plus a random part of the other half, so
+    /// concurrent invocations spread out but never retry immediately.
+    fn delay(&self, retry: u32) -> Duration {
+        let exponential = self.first.saturating_mul(1 << retry.min(16)).min(self.max);
+        let half = exponential / 2;
+        half + half.mul_f64(fastrand::f64())
+    }
+}
+
+/// How one request ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    pub result: Result<Receipt, SendError>,
+    /// Requests made, the first included.
+    pub attempts: u32,
+    /// Retryable answers seen along the way, in order.
+    pub retried_after: Vec<SendError>,
+}
+
+/// Sends one invalidation, retrying what can succeed later until `deadline`, always with
+/// the same CallerReference and paths.
+pub async fn send(
+    invalidator: &impl Invalidator,
+    invalidation: &Invalidation,
+    deadline: Instant,
+    backoff: Backoff,
+) -> Sent {
+    let mut retried_after = Vec::new();
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let call = invalidator.create_invalidation(
+            &invalidation.distribution_id,
+            &invalidation.caller_reference,
+            &invalidation.paths,
+        );
+        let result = match tokio::time::timeout_at(deadline, call).await {
+            Ok(result) => result,
+            Err(_) => Err(SendError::DeadlineReached),
+        };
+        let error = match result {
+            Err(error) if error.is_retryable() => error,
+            result => {
+                return Sent {
+                    result,
+                    attempts,
+                    retried_after,
+                };
+            }
+        };
+        let wake = Instant::now() + backoff.delay(attempts - 1);
+        if wake >= deadline {
+            return Sent {
+                result: Err(error),
+                attempts,
+                retried_after,
+            };
+        }
+        tracing::warn!(
+            caller_reference = %invalidation.caller_reference,
+            attempt = attempts,
+            error = %error,
+            "retrying CreateInvalidation"
+        );
+        retried_after.push(error);
+        tokio::time::sleep_until(wake).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Answers from a script, recording every request.
+    struct Scripted {
+        answers: Mutex<Vec<Result<Receipt, SendError>>>,
+        calls: Mutex<Vec<(String, Vec<String>)>>,
+    }
+
+    impl Invalidator for Scripted {
+        async fn create_invalidation(
+            &self,
+            _distribution_id: &str,
+            caller_reference: &str,
+            paths: &[String],
+        ) -> Result<Receipt, SendError> {
+            self.calls
+                .lock()
+                .unwrap()
+                .push((caller_reference.into(), paths.to_vec()));
+            self.answers.lock().unwrap().remove(0)
+        }
+    }
+
+    fn invalidation() -> Invalidation {
+        Invalidation {
+            distribution_id: "E1".into(),
+            caller_reference: "s3cfi-ref".into(),
+            paths: vec!["/a".into()],
+            changes: Default::default(),
+        }
+    }
+
+    fn receipt() -> Receipt {
+        Receipt {
+            id: "I1".into(),
+            status: "InProgress".into(),
+        }
+    }
+
+    const FAST: Backoff = Backoff {
+        first: Duration::from_millis(1),
+        max: Duration::from_millis(4),
+    };
+
+    #[tokio::test]
+    async fn retries_transient_errors_with_the_same_reference() {
+        let scripted = Scripted {
+            answers: Mutex::new(vec![
+                Err(SendError::Throttled("Throttling".into())),
+                Err(SendError::TooManyInProgress),
+                Err(SendError::Unavailable("503".into())),
+                Ok(receipt()),
+            ]),
+            calls: Mutex::default(),
+        };
+        let sent = send(
+            &scripted,
+            &invalidation(),
+            Instant::now() + Duration::from_secs(5),
+            FAST,
+        )
+        .await;
+        assert_eq!(sent.result, Ok(receipt()));
+        assert_eq!(sent.attempts, 4);
+        let calls = scripted.calls.lock().unwrap();
+        assert!(
+            calls
+                .iter()
+                .all(|call| call == &("s3cfi-ref".to_string(), vec!["/a".to_string()]))
+        );
+    }
+
+    #[tokio::test]
+    async fn permanent_errors_are_not_retried() {
+        let scripted = Scripted {
+            answers: Mutex::new(vec![Err(SendError::NoSuchDistribution {
+                distribution_id: "E1".into(),
+            })]),
+            calls: Mutex::default(),
+        };
+        let sent = send(
+            &scripted,
+            &invalidation(),
+            Instant::now() + Duration::from_secs(5),
+            FAST,
+        )
+        .await;
+        assert_eq!(sent.attempts, 1);
+        assert!(!sent.result.unwrap_err().is_retryable());
+    }
+
+    #[tokio::test]
+    async fn gives_up_before_the_deadline() {
+        let scripted = Scripted {
+            answers: Mutex::new(
+                (0..1000)
+                    .map(|_| Err(SendError::TooManyInProgress))
+                    .collect(),
+            ),
+            calls: Mutex::default(),
+        };
+        let slow = Backoff {
+            first: Duration::from_millis(40),
+            max: Duration::from_millis(40),
+        };
+        let start = Instant::now();
+        let sent = send(
+            &scripted,
+            &invalidation(),
+            start + Duration::from_millis(100),
+            slow,
+        )
+        .await;
+        assert_eq!(sent.result, Err(SendError::TooManyInProgress));
+        assert!(
+            start.elapsed() < Duration::from_millis(100),
+            "{:?}",
+            start.elapsed()
+        );
+        assert!(sent.attempts >= 2);
+    }
+
+    #[test]
+    fn backoff_grows_and_stays_capped() {
+        let backoff = Backoff::default();
+        for retry in 0..30 {
+            let delay = backoff.delay(retry);
+            let exponential = (backoff.first * 2u32.pow(retry.min(16))).min(backoff.max);
+            assert!(
+                delay >= exponential / 2 && delay <= exponential,
+                "{retry}: {delay:?}"
+            );
+        }
+    }
+}
