@@ -1,5 +1,4 @@
 use aws_config::BehaviorVersion;
-use aws_config::retry::RetryConfig;
 use lambda_runtime::{LambdaEvent, service_fn};
 use s3_cloudfront_invalidator::cli::plan_command;
 use s3_cloudfront_invalidator::config::Config;
@@ -32,15 +31,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         eprintln!("{e}");
         std::process::exit(2);
     });
-    // Retries are ours (bounded by the invocation's deadline), not the SDK's.
-    let sdk_config = aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(RetryConfig::disabled())
-        .load()
-        .await;
-    let handler = Handler::new(
-        config,
-        CloudFront::new(aws_sdk_cloudfront::Client::new(&sdk_config)),
-    );
+    let sdk_config = aws_config::defaults(BehaviorVersion::latest()).load().await;
+    let handler = Handler::new(config, CloudFront::new(&sdk_config));
     let handler = &handler;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         handler

@@ -3,6 +3,8 @@
 use std::future::Future;
 use std::time::Duration;
 
+use aws_config::SdkConfig;
+use aws_config::retry::RetryConfig;
 use aws_sdk_cloudfront::Client;
 use aws_sdk_cloudfront::config::http::HttpResponse;
 use aws_sdk_cloudfront::error::{ProvideErrorMetadata, SdkError};
@@ -86,16 +88,21 @@ pub trait Invalidator {
     ) -> impl Future<Output = Result<Receipt, SendError>> + Send;
 }
 
-/// CloudFront through the AWS SDK. Build the client with retries disabled: [`send`]
-/// retries itself, bounded by the invocation's deadline.
+/// CloudFront through the AWS SDK.
 #[derive(Debug, Clone)]
 pub struct CloudFront {
     client: Client,
 }
 
 impl CloudFront {
-    pub fn new(client: Client) -> Self {
-        CloudFront { client }
+    /// A client with the SDK's own retries off: [`send`] retries, bounded by the deadline.
+    pub fn new(sdk_config: &SdkConfig) -> Self {
+        let config = aws_sdk_cloudfront::config::Builder::from(sdk_config)
+            .retry_config(RetryConfig::disabled())
+            .build();
+        CloudFront {
+            client: Client::from_conf(config),
+        }
     }
 }
 
@@ -126,9 +133,15 @@ impl Invalidator for CloudFront {
             .send()
             .await
             .map_err(|e| classify(e, distribution_id, caller_reference))?;
+        // The SDK's XML reader is lenient: a truncated answer can parse into a half-empty
+        // Invalidation. Trust only an answer that echoes our batch back.
         let invalidation = output
             .invalidation()
-            .ok_or_else(|| SendError::Transport("answer has no Invalidation".into()))?;
+            .filter(|i| !i.id().is_empty() && !i.status().is_empty())
+            .filter(|i| {
+                i.invalidation_batch().map(|b| b.caller_reference()) == Some(caller_reference)
+            })
+            .ok_or_else(|| SendError::Transport("incomplete CreateInvalidation answer".into()))?;
         Ok(Receipt {
             id: invalidation.id().to_owned(),
             status: invalidation.status().to_owned(),
@@ -165,6 +178,9 @@ fn classify(
         CreateInvalidationError::InconsistentQuantities(_) => SendError::InconsistentQuantities,
         CreateInvalidationError::MissingBody(_) => SendError::MissingBody,
         CreateInvalidationError::InvalidArgument(_) => SendError::InvalidArgument(message),
+        // An answer without an error code is one the SDK could not read (a 2xx body that is
+        // not XML, say): CloudFront may well have acted, and repeating is free.
+        _ if code.is_empty() => SendError::Transport("unreadable answer from CloudFront".into()),
         _ if code == "InvalidationBatchAlreadyExists" => SendError::BatchAlreadyExists {
             caller_reference: caller_reference.to_owned(),
         },

@@ -1,1 +1,4 @@
-pub fn placeholder() {}
+//! Local stand-ins for AWS used by tests, the demo and the benchmarks.
+
+pub mod fake_cloudfront;
+pub mod runtime_api;

@@ -1,0 +1,554 @@
+//! A CloudFront endpoint on loopback that follows the CreateInvalidation contract where
+//! emulators do not: it dedupes by CallerReference, raises InvalidationBatchAlreadyExists,
+//! InconsistentQuantities, BatchTooLarge, InvalidArgument and MissingBody, enforces the
+//! in-progress limits (3,000 paths, 15 wildcards) until invalidations complete, and can be
+//! told to answer the next requests with a fault.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use quick_xml::escape::{escape, unescape};
+use quick_xml::events::Event;
+use tokio::net::TcpListener;
+
+pub const MAX_PATHS_PER_REQUEST: usize = 3000;
+pub const MAX_PATHS_IN_PROGRESS: usize = 3000;
+pub const MAX_WILDCARDS_IN_PROGRESS: usize = 15;
+
+/// What the next request gets instead of normal processing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// An error response with this status and code.
+    Error { status: u16, code: String },
+    /// The API rate limit (`Throttling: Rate exceeded`).
+    Throttle,
+    /// Waits this long, then answers normally.
+    Delay(Duration),
+    /// Drops the connection without an answer.
+    Reset,
+    /// A 201 whose XML stops half-way.
+    TruncatedXml,
+    /// A 201 whose body is not XML.
+    MalformedXml,
+}
+
+impl Fault {
+    pub fn error(status: u16, code: &str) -> Fault {
+        Fault::Error {
+            status,
+            code: code.into(),
+        }
+    }
+}
+
+/// How the fake answered one CreateInvalidation request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    Created(String),
+    /// An earlier invalidation returned again for a repeated CallerReference.
+    Reused(String),
+    Error(String),
+    Fault(Fault),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    pub distribution_id: String,
+    pub caller_reference: String,
+    pub paths: Vec<String>,
+    pub answer: Answer,
+}
+
+#[derive(Debug, Clone)]
+pub struct Invalidation {
+    pub id: String,
+    pub distribution_id: String,
+    pub caller_reference: String,
+    pub paths: Vec<String>,
+    pub created: Instant,
+}
+
+#[derive(Default)]
+struct State {
+    distributions: Vec<String>,
+    invalidations: Vec<Invalidation>,
+    faults: VecDeque<Fault>,
+    received: Vec<Received>,
+    complete_after: Duration,
+}
+
+impl State {
+    fn in_progress(&self, distribution_id: &str) -> impl Iterator<Item = &Invalidation> {
+        let complete_after = self.complete_after;
+        self.invalidations.iter().filter(move |i| {
+            i.distribution_id == distribution_id && i.created.elapsed() < complete_after
+        })
+    }
+
+    fn status(&self, invalidation: &Invalidation) -> &'static str {
+        if invalidation.created.elapsed() < self.complete_after {
+            "InProgress"
+        } else {
+            "Completed"
+        }
+    }
+}
+
+/// A running fake; dropping it does not stop the server task (the test runtime does).
+#[derive(Clone)]
+pub struct FakeCloudFront {
+    state: Arc<Mutex<State>>,
+    pub addr: SocketAddr,
+}
+
+impl FakeCloudFront {
+    /// Starts on a free loopback port, serving the given distributions. Invalidations
+    /// stay in progress for `complete_after`.
+    pub async fn start(distributions: &[&str], complete_after: Duration) -> std::io::Result<Self> {
+        Self::start_on(0, distributions, complete_after).await
+    }
+
+    pub async fn start_on(
+        port: u16,
+        distributions: &[&str],
+        complete_after: Duration,
+    ) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(Mutex::new(State {
+            distributions: distributions.iter().map(|d| d.to_string()).collect(),
+            complete_after,
+            ..State::default()
+        }));
+        let served = state.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let state = served.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |request| respond(state.clone(), request));
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Ok(FakeCloudFront { state, addr })
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Queues faults, answered in order to the next requests.
+    pub fn inject(&self, faults: impl IntoIterator<Item = Fault>) {
+        self.state.lock().unwrap().faults.extend(faults);
+    }
+
+    pub fn clear_faults(&self) {
+        self.state.lock().unwrap().faults.clear();
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.state.lock().unwrap().received.clone()
+    }
+
+    pub fn invalidations(&self) -> Vec<Invalidation> {
+        self.state.lock().unwrap().invalidations.clone()
+    }
+
+    pub fn set_complete_after(&self, complete_after: Duration) {
+        self.state.lock().unwrap().complete_after = complete_after;
+    }
+}
+
+/// What the SDK's request body says.
+#[derive(Debug, Default)]
+struct Batch {
+    quantity: Option<String>,
+    paths: Vec<String>,
+    caller_reference: Option<String>,
+}
+
+fn parse_batch(body: &str) -> Result<Batch, String> {
+    let mut reader = quick_xml::Reader::from_str(body);
+    let mut batch = Batch::default();
+    let mut element = String::new();
+    let mut text = String::new();
+    let mut seen_root = false;
+    loop {
+        match reader.read_event().map_err(|e| e.to_string())? {
+            Event::Start(start) => {
+                element = start.name().as_ref().to_owned();
+                seen_root |= element == "InvalidationBatch";
+                text.clear();
+            }
+            Event::Text(raw) => text.push_str(raw.as_ref()),
+            Event::GeneralRef(reference) => {
+                text.push('&');
+                text.push_str(reference.as_ref());
+                text.push(';');
+            }
+            Event::End(_) => {
+                let value = unescape(&text).map_err(|e| e.to_string())?.into_owned();
+                match element.as_str() {
+                    "Path" => batch.paths.push(value),
+                    "Quantity" => batch.quantity = Some(value),
+                    "CallerReference" => batch.caller_reference = Some(value),
+                    _ => {}
+                }
+                element.clear();
+                text.clear();
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    if seen_root {
+        Ok(batch)
+    } else {
+        Err("no InvalidationBatch".into())
+    }
+}
+
+/// CloudFront's rules for a path, as users have found them.
+fn invalid_path(path: &str) -> Option<String> {
+    if !path.starts_with('/') {
+        return Some(format!("path {path:?} must start with /"));
+    }
+    if path.len() > 4000 {
+        return Some("path is longer than 4000 characters".into());
+    }
+    if path.find('*').is_some_and(|at| at != path.len() - 1) {
+        return Some(format!("path {path:?} has * before its end"));
+    }
+    if let Some(bad) = path
+        .chars()
+        .find(|c| !c.is_ascii_graphic() || "\"<>#{}|\\^[]`~".contains(*c))
+    {
+        return Some(format!(
+            "path {path:?} holds {bad:?}, which must be percent-encoded"
+        ));
+    }
+    None
+}
+
+fn xml_response(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "text/xml")
+        .header("x-amz-request-id", "fake-request")
+        .body(Full::new(Bytes::from(body)))
+        .expect("static response parts are valid")
+}
+
+fn error_response(status: u16, code: &str, message: &str) -> Response<Full<Bytes>> {
+    let body = format!(
+        r#"<?xml version="1.0"?><ErrorResponse xmlns="http://cloudfront.amazonaws.com/doc/2020-05-31/"><Error><Type>Sender</Type><Code>{code}</Code><Message>{}</Message></Error><RequestId>fake-request</RequestId></ErrorResponse>"#,
+        escape(message)
+    );
+    xml_response(
+        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+        body,
+    )
+}
+
+fn invalidation_xml(invalidation: &Invalidation, status: &str) -> String {
+    let paths: String = invalidation
+        .paths
+        .iter()
+        .map(|p| format!("<Path>{}</Path>", escape(p.as_str())))
+        .collect();
+    format!(
+        r#"<?xml version="1.0"?><Invalidation xmlns="http://cloudfront.amazonaws.com/doc/2020-05-31/"><Id>{}</Id><Status>{status}</Status><CreateTime>2026-11-24T10:00:00.000Z</CreateTime><InvalidationBatch><Paths><Quantity>{}</Quantity><Items>{paths}</Items></Paths><CallerReference>{}</CallerReference></InvalidationBatch></Invalidation>"#,
+        invalidation.id,
+        invalidation.paths.len(),
+        escape(invalidation.caller_reference.as_str())
+    )
+}
+
+#[derive(Debug)]
+struct DropConnection;
+
+impl std::fmt::Display for DropConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("fault: connection reset")
+    }
+}
+
+impl std::error::Error for DropConnection {}
+
+async fn respond(
+    state: Arc<Mutex<State>>,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, DropConnection> {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let body = request
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    match (method, segments.as_slice()) {
+        (Method::POST, ["2020-05-31", "distribution", id, "invalidation"]) => {
+            create(&state, id, &String::from_utf8_lossy(&body)).await
+        }
+        (
+            Method::GET,
+            [
+                "2020-05-31",
+                "distribution",
+                id,
+                "invalidation",
+                invalidation_id,
+            ],
+        ) => {
+            let state = state.lock().unwrap();
+            Ok(
+                match state
+                    .invalidations
+                    .iter()
+                    .find(|i| i.id == *invalidation_id && i.distribution_id == *id)
+                {
+                    Some(found) => {
+                        xml_response(StatusCode::OK, invalidation_xml(found, state.status(found)))
+                    }
+                    None => error_response(404, "NoSuchInvalidation", "no such invalidation"),
+                },
+            )
+        }
+        (Method::GET, ["2020-05-31", "distribution", id, "invalidation"]) => {
+            let state = state.lock().unwrap();
+            let items: String = state
+                .invalidations
+                .iter()
+                .filter(|i| i.distribution_id == *id)
+                .map(|i| {
+                    format!(
+                        "<InvalidationSummary><Id>{}</Id><CreateTime>2026-11-24T10:00:00.000Z</CreateTime><Status>{}</Status></InvalidationSummary>",
+                        i.id,
+                        state.status(i)
+                    )
+                })
+                .collect();
+            let count = state
+                .invalidations
+                .iter()
+                .filter(|i| i.distribution_id == *id)
+                .count();
+            Ok(xml_response(
+                StatusCode::OK,
+                format!(
+                    r#"<?xml version="1.0"?><InvalidationList xmlns="http://cloudfront.amazonaws.com/doc/2020-05-31/"><Marker></Marker><MaxItems>100</MaxItems><IsTruncated>false</IsTruncated><Quantity>{count}</Quantity><Items>{items}</Items></InvalidationList>"#
+                ),
+            ))
+        }
+        _ => Ok(error_response(
+            404,
+            "NotFound",
+            "the fake serves only invalidation calls",
+        )),
+    }
+}
+
+async fn create(
+    state: &Arc<Mutex<State>>,
+    distribution_id: &str,
+    body: &str,
+) -> Result<Response<Full<Bytes>>, DropConnection> {
+    let batch = parse_batch(body);
+    let (caller_reference, paths) = match &batch {
+        Ok(batch) => (
+            batch.caller_reference.clone().unwrap_or_default(),
+            batch.paths.clone(),
+        ),
+        Err(_) => (String::new(), Vec::new()),
+    };
+    let record = |state: &Arc<Mutex<State>>, answer: Answer| {
+        state.lock().unwrap().received.push(Received {
+            distribution_id: distribution_id.to_owned(),
+            caller_reference: caller_reference.clone(),
+            paths: paths.clone(),
+            answer,
+        });
+    };
+    let fault = state.lock().unwrap().faults.pop_front();
+    if let Some(fault) = fault {
+        record(state, Answer::Fault(fault.clone()));
+        match fault {
+            Fault::Error { status, code } => {
+                return Ok(error_response(status, &code, "injected fault"));
+            }
+            Fault::Throttle => return Ok(error_response(400, "Throttling", "Rate exceeded")),
+            Fault::Reset => return Err(DropConnection),
+            Fault::TruncatedXml => {
+                return Ok(xml_response(
+                    StatusCode::CREATED,
+                    r#"<?xml version="1.0"?><Invalidation xmlns="http://cloudfront.amazonaws.com/doc/2020-05-31/"><Id>I"#.into(),
+                ));
+            }
+            Fault::MalformedXml => {
+                return Ok(xml_response(
+                    StatusCode::CREATED,
+                    "<<<not xml at all".into(),
+                ));
+            }
+            Fault::Delay(delay) => tokio::time::sleep(delay).await,
+        }
+    }
+    let mut guard = state.lock().unwrap();
+    let answer = answer(&mut guard, distribution_id, batch);
+    let (answer, response) = match answer {
+        Ok((invalidation, reused)) => {
+            let status = guard.status(&invalidation);
+            let response = Response::builder()
+                .status(StatusCode::CREATED)
+                .header("content-type", "text/xml")
+                .header(
+                    "location",
+                    format!("https://cloudfront.amazonaws.com/2020-05-31/distribution/{distribution_id}/invalidation/{}", invalidation.id),
+                )
+                .body(Full::new(Bytes::from(invalidation_xml(&invalidation, status))))
+                .expect("valid response");
+            let id = invalidation.id.clone();
+            (
+                if reused {
+                    Answer::Reused(id)
+                } else {
+                    Answer::Created(id)
+                },
+                response,
+            )
+        }
+        Err((status, code, message)) => (
+            Answer::Error(code.to_owned()),
+            error_response(status, code, &message),
+        ),
+    };
+    drop(guard);
+    record(state, answer);
+    Ok(response)
+}
+
+type Refusal = (u16, &'static str, String);
+
+/// CloudFront's decision for a well-delivered request.
+fn answer(
+    state: &mut State,
+    distribution_id: &str,
+    batch: Result<Batch, String>,
+) -> Result<(Invalidation, bool), Refusal> {
+    if !state.distributions.iter().any(|d| d == distribution_id) {
+        return Err((
+            404,
+            "NoSuchDistribution",
+            format!("The specified distribution does not exist: {distribution_id}"),
+        ));
+    }
+    let batch = batch.map_err(|e| {
+        (
+            400,
+            "MissingBody",
+            format!("the request has no InvalidationBatch: {e}"),
+        )
+    })?;
+    let caller_reference = batch.caller_reference.ok_or((
+        400,
+        "MissingBody",
+        "CallerReference is required".to_string(),
+    ))?;
+    let quantity: usize = batch
+        .quantity
+        .as_deref()
+        .and_then(|q| q.parse().ok())
+        .ok_or((
+            400,
+            "InconsistentQuantities",
+            "Quantity is missing or not a number".to_string(),
+        ))?;
+    if quantity != batch.paths.len() {
+        return Err((
+            400,
+            "InconsistentQuantities",
+            format!("Quantity {quantity} but {} paths", batch.paths.len()),
+        ));
+    }
+    if batch.paths.len() > MAX_PATHS_PER_REQUEST {
+        return Err((
+            400,
+            "BatchTooLarge",
+            format!(
+                "{} paths; at most {MAX_PATHS_PER_REQUEST}",
+                batch.paths.len()
+            ),
+        ));
+    }
+    if let Some(problem) = batch.paths.iter().find_map(|p| invalid_path(p)) {
+        return Err((400, "InvalidArgument", problem));
+    }
+    if let Some(earlier) = state
+        .invalidations
+        .iter()
+        .find(|i| i.distribution_id == distribution_id && i.caller_reference == caller_reference)
+    {
+        let mut earlier_paths = earlier.paths.clone();
+        let mut paths = batch.paths.clone();
+        earlier_paths.sort();
+        paths.sort();
+        return if earlier_paths == paths {
+            Ok((earlier.clone(), true))
+        } else {
+            Err((
+                400,
+                "InvalidationBatchAlreadyExists",
+                format!("CallerReference {caller_reference} was used for another batch"),
+            ))
+        };
+    }
+    let (paths_in_progress, wildcards_in_progress) =
+        state
+            .in_progress(distribution_id)
+            .fold((0, 0), |(paths, wildcards), i| {
+                (
+                    paths + i.paths.len(),
+                    wildcards + i.paths.iter().filter(|p| p.ends_with('*')).count(),
+                )
+            });
+    let new_wildcards = batch.paths.iter().filter(|p| p.ends_with('*')).count();
+    if paths_in_progress + batch.paths.len() > MAX_PATHS_IN_PROGRESS
+        || wildcards_in_progress + new_wildcards > MAX_WILDCARDS_IN_PROGRESS
+    {
+        return Err((
+            400,
+            "TooManyInvalidationsInProgress",
+            format!(
+                "{paths_in_progress} paths and {wildcards_in_progress} wildcards already in progress"
+            ),
+        ));
+    }
+    let invalidation = Invalidation {
+        id: format!("I{:013}", state.invalidations.len() + 1),
+        distribution_id: distribution_id.to_owned(),
+        caller_reference,
+        paths: batch.paths,
+        created: Instant::now(),
+    };
+    state.invalidations.push(invalidation.clone());
+    Ok((invalidation, false))
+}
+
+impl std::fmt::Debug for FakeCloudFront {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FakeCloudFront({})", self.addr)
+    }
+}

@@ -1,0 +1,64 @@
+//! Shared by the integration tests: a real SDK client pointed at a loopback endpoint.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::time::Duration;
+
+use aws_sdk_cloudfront::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
+use s3_cloudfront_invalidator::config::Config;
+use s3_cloudfront_invalidator::handler::Handler;
+use s3_cloudfront_invalidator::send::{Backoff, CloudFront};
+use serde_json::Value;
+use tokio::time::Instant;
+
+pub const DISTRIBUTION: &str = "EDFDVBD6EXAMPLE";
+
+/// What `aws_config` would load with `AWS_ENDPOINT_URL_CLOUDFRONT` pointing at `endpoint`.
+pub fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            "AKIDTEST", "secret", None, None, "test",
+        )))
+        .build()
+}
+
+pub fn config(vars: &[(&str, &str)]) -> Config {
+    Config::from_lookup(|name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+    })
+    .unwrap()
+}
+
+pub fn site_config(distribution: &str) -> Config {
+    config(&[
+        ("DISTRIBUTION_ID", distribution),
+        ("SOURCE_BUCKET", "example-site"),
+        ("INDEX_DOCUMENT", "index.html"),
+    ])
+}
+
+pub const FAST: Backoff = Backoff {
+    first: Duration::from_millis(5),
+    max: Duration::from_millis(40),
+};
+
+pub fn handler(endpoint: &str, config: Config) -> Handler<CloudFront> {
+    Handler {
+        config,
+        invalidator: CloudFront::new(&sdk_config(endpoint)),
+        backoff: FAST,
+    }
+}
+
+pub fn event(name: &str) -> Value {
+    let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
+}
+
+pub fn deadline(after: Duration) -> Instant {
+    Instant::now() + after
+}

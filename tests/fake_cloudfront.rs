@@ -1,0 +1,301 @@
+//! The handler over real HTTP against the faithful CloudFront fake on loopback.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use common::*;
+use devtools::fake_cloudfront::{Answer, FakeCloudFront, Fault};
+use s3_cloudfront_invalidator::handler::HandlerError;
+use serde_json::json;
+
+async fn fake() -> FakeCloudFront {
+    FakeCloudFront::start(&[DISTRIBUTION], Duration::from_secs(60))
+        .await
+        .unwrap()
+}
+
+fn created(fake: &FakeCloudFront) -> Vec<Vec<String>> {
+    fake.invalidations().into_iter().map(|i| i.paths).collect()
+}
+
+#[tokio::test]
+async fn put_event_creates_one_invalidation_with_encoded_paths() {
+    let fake = fake().await;
+    let handler = handler(&fake.endpoint(), site_config(DISTRIBUTION));
+    let answer = handler
+        .handle(
+            &event("s3-special-keys.json"),
+            deadline(Duration::from_secs(5)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        created(&fake),
+        [[
+            "/blog/caf%C3%A9/men%C3%BC.html",
+            "/docs/getting%20started.html",
+            "/docs/getting+started.html",
+            "/downloads/c++%20guide.pdf",
+            "/people/*",
+            "/reports/100%25%20done%3F.html",
+            "/reports/100%25+done%3F.html",
+        ]]
+    );
+    let sent = &answer["invalidations"][0];
+    assert_eq!(sent["id"], json!(fake.invalidations()[0].id));
+    assert_eq!(sent["status"], json!("InProgress"));
+    assert_eq!(sent["paths"], json!(7));
+}
+
+#[tokio::test]
+async fn retried_event_yields_exactly_one_invalidation() {
+    let fake = fake().await;
+    let handler = handler(&fake.endpoint(), site_config(DISTRIBUTION));
+    let event = event("s3-several-records.json");
+    let first = handler
+        .handle(&event, deadline(Duration::from_secs(5)))
+        .await
+        .unwrap();
+    let second = handler
+        .handle(&event, deadline(Duration::from_secs(5)))
+        .await
+        .unwrap();
+    assert_eq!(fake.invalidations().len(), 1);
+    assert_eq!(
+        first["invalidations"][0]["id"],
+        second["invalidations"][0]["id"]
+    );
+    let answers: Vec<Answer> = fake.received().into_iter().map(|r| r.answer).collect();
+    assert!(
+        matches!(answers.as_slice(), [Answer::Created(a), Answer::Reused(b)] if a == b),
+        "{answers:?}"
+    );
+}
+
+#[tokio::test]
+async fn transient_faults_are_retried_with_the_same_reference_and_paths() {
+    let faults = [
+        Fault::Throttle,
+        Fault::error(400, "TooManyInvalidationsInProgress"),
+        Fault::error(500, "InternalError"),
+        Fault::error(503, "ServiceUnavailable"),
+        Fault::Reset,
+        Fault::TruncatedXml,
+        Fault::MalformedXml,
+    ];
+    for fault in faults {
+        let fake = fake().await;
+        fake.inject([fault.clone(), fault.clone()]);
+        let handler = handler(&fake.endpoint(), site_config(DISTRIBUTION));
+        let answer = handler
+            .handle(&event("s3-put.json"), deadline(Duration::from_secs(5)))
+            .await;
+        assert!(answer.is_ok(), "{fault:?}: {answer:?}");
+        let received = fake.received();
+        assert_eq!(received.len(), 3, "{fault:?}: two faults then success");
+        let batches: BTreeSet<(String, Vec<String>)> = received
+            .iter()
+            .map(|r| (r.caller_reference.clone(), r.paths.clone()))
+            .collect();
+        assert_eq!(
+            batches.len(),
+            1,
+            "{fault:?}: every attempt carries the same batch"
+        );
+        assert_eq!(created(&fake), [["/", "/index.html"]], "{fault:?}");
+    }
+}
+
+#[tokio::test]
+async fn permanent_errors_say_what_to_fix() {
+    let cases = [
+        (
+            Fault::error(403, "AccessDenied"),
+            "cloudfront:CreateInvalidation on arn:aws:cloudfront::ACCOUNT_ID:distribution/EDFDVBD6EXAMPLE",
+        ),
+        (
+            Fault::error(400, "InvalidationBatchAlreadyExists"),
+            "was already used with other paths (InvalidationBatchAlreadyExists)",
+        ),
+        (
+            Fault::error(400, "InconsistentQuantities"),
+            "(InconsistentQuantities)",
+        ),
+        (Fault::error(400, "BatchTooLarge"), "(BatchTooLarge)"),
+        (Fault::error(400, "MissingBody"), "(MissingBody)"),
+        (
+            Fault::error(400, "InvalidArgument"),
+            "CloudFront rejected a path (InvalidArgument)",
+        ),
+    ];
+    for (fault, expected) in cases {
+        let fake = fake().await;
+        fake.inject([fault.clone()]);
+        let handler = handler(&fake.endpoint(), site_config(DISTRIBUTION));
+        let error = handler
+            .handle(&event("s3-put.json"), deadline(Duration::from_secs(5)))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, HandlerError::Failed(_)),
+            "{fault:?}: {error:?}"
+        );
+        assert!(error.to_string().contains(expected), "{fault:?}: {error}");
+        assert_eq!(fake.received().len(), 1, "{fault:?} is not retried");
+    }
+}
+
+#[tokio::test]
+async fn unknown_distribution_names_the_setting() {
+    let fake = fake().await;
+    let handler = handler(&fake.endpoint(), site_config("ENOSUCHDIST"));
+    let error = handler
+        .handle(&event("s3-put.json"), deadline(Duration::from_secs(5)))
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains(
+            "distribution ENOSUCHDIST does not exist (NoSuchDistribution): check DISTRIBUTION_ID"
+        ),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn persistent_throttling_fails_before_the_deadline_so_lambda_retries() {
+    let fake = fake().await;
+    fake.inject((0..1000).map(|_| Fault::Throttle));
+    let handler = handler(&fake.endpoint(), site_config(DISTRIBUTION));
+    let started = std::time::Instant::now();
+    let error = handler
+        .handle(&event("s3-put.json"), deadline(Duration::from_millis(300)))
+        .await
+        .unwrap_err();
+    // An attempt in flight is cut at the deadline; DEADLINE_MARGIN covers the answer after it.
+    assert!(
+        started.elapsed() < Duration::from_millis(350),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(matches!(error, HandlerError::RetryLater(_)), "{error:?}");
+    assert!(
+        fake.received().len() >= 2,
+        "{error:?} {:?}",
+        fake.received()
+    );
+    // The retry Lambda makes later succeeds with the same reference: one invalidation.
+    let fake_received_before = fake.received().len();
+    let refs_before: BTreeSet<String> = fake
+        .received()
+        .into_iter()
+        .map(|r| r.caller_reference)
+        .collect();
+    fake.clear_faults();
+    handler
+        .handle(&event("s3-put.json"), deadline(Duration::from_secs(5)))
+        .await
+        .unwrap();
+    let received = fake.received();
+    assert_eq!(received.len(), fake_received_before + 1);
+    assert!(refs_before.contains(&received.last().unwrap().caller_reference));
+    assert_eq!(fake.invalidations().len(), 1);
+}
+
+#[tokio::test]
+async fn slow_answer_past_the_deadline_fails_in_time() {
+    let fake = fake().await;
+    fake.inject([Fault::Delay(Duration::from_secs(3))]);
+    let handler = handler(&fake.endpoint(), site_config(DISTRIBUTION));
+    let started = std::time::Instant::now();
+    let error = handler
+        .handle(&event("s3-put.json"), deadline(Duration::from_millis(400)))
+        .await
+        .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_millis(600),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(error.to_string().contains("deadline"), "{error}");
+}
+
+#[tokio::test]
+async fn sqs_batch_reports_only_the_bad_message() {
+    let fake = fake().await;
+    let handler = handler(&fake.endpoint(), site_config(DISTRIBUTION));
+    let answer = handler
+        .handle(
+            &event("bad-sqs-partial.json"),
+            deadline(Duration::from_secs(5)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        answer,
+        json!({"batchItemFailures": [{"itemIdentifier": "5f2b6a9e-3c1d-4e8f-9a7b-000000000001"}]})
+    );
+    assert_eq!(created(&fake), [["/good/one.html", "/good/two.html"]]);
+}
+
+#[tokio::test]
+async fn sqs_messages_of_a_failed_invalidation_come_back() {
+    let fake = fake().await;
+    fake.inject((0..1000).map(|_| Fault::error(400, "TooManyInvalidationsInProgress")));
+    let handler = handler(&fake.endpoint(), site_config(DISTRIBUTION));
+    let answer = handler
+        .handle(
+            &event("sqs-batch.json"),
+            deadline(Duration::from_millis(200)),
+        )
+        .await
+        .unwrap();
+    let failed: Vec<&str> = answer["batchItemFailures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["itemIdentifier"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            "5f2b6a9e-3c1d-4e8f-9a7b-000000000000",
+            "5f2b6a9e-3c1d-4e8f-9a7b-000000000001",
+            "5f2b6a9e-3c1d-4e8f-9a7b-000000000002"
+        ]
+    );
+    assert!(fake.invalidations().is_empty());
+}
+
+#[tokio::test]
+async fn direct_event_with_a_bad_record_sends_the_good_ones_then_fails() {
+    let fake = fake().await;
+    let handler = handler(&fake.endpoint(), site_config(DISTRIBUTION));
+    let error = handler
+        .handle(
+            &event("bad-undecodable-key.json"),
+            deadline(Duration::from_secs(5)),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(created(&fake), [["/good.html"]]);
+    assert!(matches!(error, HandlerError::Failed(_)));
+    assert!(error.to_string().contains("Records[0] s3://example-site/bad%zzkey.html: key \"bad%zzkey.html\" has a malformed percent-escape at byte 3"), "{error}");
+}
+
+#[tokio::test]
+async fn test_event_is_acknowledged_without_a_call() {
+    let fake = fake().await;
+    let handler = handler(&fake.endpoint(), site_config(DISTRIBUTION));
+    let answer = handler
+        .handle(
+            &event("s3-test-event.json"),
+            deadline(Duration::from_secs(5)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(answer["invalidations"], json!([]));
+    assert_eq!(answer["skipped"][0]["record"], json!("s3:TestEvent"));
+    assert!(fake.received().is_empty());
+}
