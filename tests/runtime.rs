@@ -1,0 +1,123 @@
+//! The real binary, as Lambda runs it: started under a local Runtime API, talking to the
+//! CloudFront fake through the standard AWS environment variables.
+
+mod common;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::*;
+use devtools::fake_cloudfront::FakeCloudFront;
+use devtools::runtime_api::{Reply, RuntimeApi};
+use serde_json::Value;
+use tokio::process::{Child, Command};
+
+fn function(runtime: &RuntimeApi, fake: &FakeCloudFront, extra: &[(&str, &str)]) -> Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_s3-cloudfront-invalidator"));
+    command
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", runtime.host())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "s3-cloudfront-invalidator")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .env("AWS_ENDPOINT_URL_CLOUDFRONT", fake.endpoint())
+        .env("DISTRIBUTION_ID", DISTRIBUTION)
+        .env("SOURCE_BUCKET", "example-site")
+        .env("INDEX_DOCUMENT", "index.html")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    for (name, value) in extra {
+        command.env(name, value);
+    }
+    command.spawn().expect("function binary starts")
+}
+
+fn sample(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+#[tokio::test]
+async fn binary_serves_events_and_survives_bad_ones() {
+    let fake = FakeCloudFront::start(&[DISTRIBUTION], Duration::from_secs(60))
+        .await
+        .unwrap();
+    let runtime = RuntimeApi::start().await.unwrap();
+    let _function = function(&runtime, &fake, &[]);
+    let timeout = Duration::from_secs(10);
+
+    let put = runtime
+        .invoke(sample("s3-put.json"), timeout)
+        .await
+        .unwrap();
+    let Reply::Response(body) = put.reply else {
+        panic!("{:?}", put.reply)
+    };
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        answer["invalidations"][0]["id"],
+        fake.invalidations()[0].id.as_str()
+    );
+
+    for bad in ["bad-not-json.txt", "bad-other-service.json"] {
+        let invoked = runtime.invoke(sample(bad), timeout).await.unwrap();
+        assert!(
+            matches!(invoked.reply, Reply::Error(_)),
+            "{bad}: {:?}",
+            invoked.reply
+        );
+    }
+    let Reply::Error(error) = runtime
+        .invoke(sample("bad-other-service.json"), timeout)
+        .await
+        .unwrap()
+        .reply
+    else {
+        unreachable!()
+    };
+    let error: Value = serde_json::from_str(&error).unwrap();
+    assert_eq!(error["errorType"], "EventNotRecognised");
+
+    // Still serving, and the re-delivered put creates nothing new.
+    let again = runtime
+        .invoke(sample("s3-put.json"), timeout)
+        .await
+        .unwrap();
+    assert!(matches!(again.reply, Reply::Response(_)));
+    let sqs = runtime
+        .invoke(sample("bad-sqs-partial.json"), timeout)
+        .await
+        .unwrap();
+    let Reply::Response(body) = sqs.reply else {
+        panic!("{:?}", sqs.reply)
+    };
+    assert!(
+        body.contains(
+            "\"batchItemFailures\":[{\"itemIdentifier\":\"5f2b6a9e-3c1d-4e8f-9a7b-000000000001\"}]"
+        ),
+        "{body}"
+    );
+    assert_eq!(fake.invalidations().len(), 2);
+}
+
+#[tokio::test]
+async fn invalid_configuration_stops_start_up_with_one_line() {
+    let fake = FakeCloudFront::start(&[DISTRIBUTION], Duration::from_secs(60))
+        .await
+        .unwrap();
+    let runtime = RuntimeApi::start().await.unwrap();
+    let function = function(&runtime, &fake, &[("DISTRIBUTION_ID", "not-an-id")]);
+    let output = tokio::time::timeout(Duration::from_secs(10), function.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(
+        stderr.trim(),
+        "invalid configuration: DISTRIBUTION_ID \"not-an-id\" is not a CloudFront distribution id (upper-case letters and digits, like E2QWRUHAPOMQZL)"
+    );
+}
