@@ -1,0 +1,56 @@
+# Everything a target needs is installed by the target itself into project-local places:
+# .venv (moto, cargo-lambda, ziglang), .venv-sam (aws-sam-cli, cfn-lint), rustup targets.
+
+PYTHON ?= python3
+VENV := .venv
+SAM_VENV := .venv-sam
+SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
+FUNCTION := target/release/s3-cloudfront-invalidator
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: demo test lint build deploy events clean
+
+demo: $(FUNCTION)
+	cargo run --release --quiet -p devtools --bin demo -- $(FUNCTION) events
+
+test: $(VENV)/.installed $(SAM_VENV)/.installed
+	REQUIRE_MOTO=1 cargo test --workspace
+	$(SAM_VENV)/bin/python -m unittest tests/test_template.py
+	$(SAM_VENV)/bin/cfn-lint template.yaml
+	$(SAM) validate --lint
+
+lint: $(SAM_VENV)/.installed
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	$(SAM_VENV)/bin/cfn-lint template.yaml
+
+build: $(VENV)/.installed
+	rustup target add aarch64-unknown-linux-gnu
+	cargo lambda build --release --arm64
+	@ls -l target/lambda/s3-cloudfront-invalidator/bootstrap
+
+deploy: $(SAM_VENV)/.installed $(VENV)/.installed
+	rustup target add aarch64-unknown-linux-gnu
+	$(SAM) build
+	@if [ -f samconfig.toml ]; then $(SAM) deploy; else $(SAM) deploy --guided; fi
+
+# Regenerates events/ from `sam local generate-event` (the AWS-documented samples).
+events: $(SAM_VENV)/.installed
+	$(PYTHON) events/generate.py $(SAM_VENV)/bin/sam
+
+clean:
+	cargo clean
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam
+
+$(FUNCTION): Cargo.toml Cargo.lock $(wildcard src/*.rs)
+	cargo build --release --bin s3-cloudfront-invalidator
+
+$(VENV)/.installed: requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+$(SAM_VENV)/.installed: requirements-sam.txt
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt
+	touch $@

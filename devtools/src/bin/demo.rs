@@ -1,0 +1,182 @@
+//! `make demo`: the real function binary under a local Lambda Runtime API, invalidating
+//! on a CloudFront fake that honours CallerReference, fed with the samples in events/.
+//!
+//! Usage: demo FUNCTION_BINARY EVENTS_DIR
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use devtools::fake_cloudfront::{Answer, FakeCloudFront};
+use devtools::runtime_api::{Reply, RuntimeApi};
+use tokio::process::{Child, Command};
+
+const DISTRIBUTION: &str = "EDEMO1EXAMPLE";
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+const SCRIPT: &[(&str, &str)] = &[
+    ("s3-put.json", "S3 notification: index.html uploaded"),
+    (
+        "s3-special-keys.json",
+        "S3 notification: keys with spaces, +, unicode, ~, % and ?",
+    ),
+    ("sqs-batch.json", "SQS batch of three S3 notifications"),
+    ("sqs-sns.json", "SQS batch of SNS-wrapped S3 notifications"),
+    ("eventbridge-deleted.json", "EventBridge: Object Deleted"),
+    (
+        "s3-test-event.json",
+        "s3:TestEvent sent when notifications are configured",
+    ),
+    (
+        "bad-sqs-partial.json",
+        "SQS batch with one unreadable message",
+    ),
+    (
+        "bad-other-service.json",
+        "an API Gateway event sent by mistake",
+    ),
+];
+
+#[tokio::main]
+async fn main() {
+    let mut args = std::env::args().skip(1);
+    let (Some(binary), Some(events)) = (args.next(), args.next()) else {
+        eprintln!("usage: demo FUNCTION_BINARY EVENTS_DIR");
+        std::process::exit(2);
+    };
+    let outcome = tokio::select! {
+        outcome = run(PathBuf::from(binary), PathBuf::from(events)) => outcome,
+        _ = tokio::signal::ctrl_c() => Err("interrupted".to_string()),
+    };
+    // Returning drops the function process (kill_on_drop) and the servers with the runtime.
+    if let Err(message) = outcome {
+        eprintln!("demo failed: {message}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(binary: PathBuf, events: PathBuf) -> Result<(), String> {
+    let fake = FakeCloudFront::start(&[DISTRIBUTION], Duration::from_secs(120))
+        .await
+        .map_err(|e| e.to_string())?;
+    let runtime = RuntimeApi::start().await.map_err(|e| e.to_string())?;
+    println!(
+        "CloudFront fake on {} (distribution {DISTRIBUTION}); Lambda Runtime API on {}",
+        fake.endpoint(),
+        runtime.host()
+    );
+    let mut function = start_function(&binary, &runtime, &fake)?;
+    let init = runtime
+        .first_poll(Duration::from_secs(10))
+        .await
+        .ok_or("the function never asked for an event")?;
+    println!(
+        "function {} is up ({:?} after start)\n",
+        binary.display(),
+        init.elapsed()
+    );
+
+    for (file, what) in SCRIPT {
+        invoke(&runtime, &fake, &events.join(file), file, what).await?;
+    }
+
+    println!("== s3-put.json again: a retried or re-delivered event");
+    let before = fake.invalidations().len();
+    let reply = runtime
+        .invoke(read(&events.join("s3-put.json"))?, TIMEOUT)
+        .await?;
+    let last = fake
+        .received()
+        .pop()
+        .ok_or("no request reached CloudFront")?;
+    match (&reply.reply, &last.answer) {
+        (Reply::Response(_), Answer::Reused(id)) if fake.invalidations().len() == before => {
+            println!(
+                "   same CallerReference {} -> CloudFront returned invalidation {id} again; still {before} invalidations, nothing new billed\n",
+                last.caller_reference
+            )
+        }
+        other => return Err(format!("re-delivery was not deduplicated: {other:?}")),
+    }
+    function.kill().await.map_err(|e| e.to_string())?;
+    println!(
+        "done: {} invalidations created for {} events",
+        fake.invalidations().len(),
+        SCRIPT.len() + 1
+    );
+    Ok(())
+}
+
+fn start_function(
+    binary: &Path,
+    runtime: &RuntimeApi,
+    fake: &FakeCloudFront,
+) -> Result<Child, String> {
+    Command::new(binary)
+        .env("AWS_LAMBDA_RUNTIME_API", runtime.host())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "s3-cloudfront-invalidator")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_LEVEL", "WARN")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "AKIDDEMO")
+        .env("AWS_SECRET_ACCESS_KEY", "demo-secret")
+        .env("AWS_ENDPOINT_URL_CLOUDFRONT", fake.endpoint())
+        .env("DISTRIBUTION_ID", DISTRIBUTION)
+        .env("SOURCE_BUCKET", "example-site")
+        .env("INDEX_DOCUMENT", "index.html")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| {
+            format!(
+                "cannot start {}: {e} (run `make demo`, which builds it)",
+                binary.display()
+            )
+        })
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+async fn invoke(
+    runtime: &RuntimeApi,
+    fake: &FakeCloudFront,
+    path: &Path,
+    file: &str,
+    what: &str,
+) -> Result<(), String> {
+    println!("== {file}: {what}");
+    let known = fake.invalidations().len();
+    let invoked = runtime.invoke(read(path)?, TIMEOUT).await?;
+    let (kind, body) = match &invoked.reply {
+        Reply::Response(body) => ("answer", body),
+        Reply::Error(body) => ("error", body),
+    };
+    println!(
+        "   function {kind} after {:.1} ms: {}",
+        invoked.handled_in.as_secs_f64() * 1000.0,
+        shorten(body)
+    );
+    let created = &fake.invalidations()[known..];
+    if created.is_empty() {
+        println!("   CloudFront: no new invalidation");
+    }
+    for invalidation in created {
+        println!(
+            "   CloudFront now holds {}  CallerReference {}  paths {:?}",
+            invalidation.id, invalidation.caller_reference, invalidation.paths
+        );
+    }
+    println!();
+    Ok(())
+}
+
+fn shorten(text: &str) -> String {
+    const KEEP: usize = 220;
+    match text.char_indices().nth(KEEP) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}

@@ -1,0 +1,187 @@
+"""Checks of template.yaml that cfn-lint and `sam validate --lint` do not make.
+
+Linters accept a misspelt runtime or a role that can do too much; these tests read the
+template, expand it with the SAM translator (as `sam deploy` would), and assert the
+properties the function relies on, including least privilege for every mode.
+
+Run with the SAM venv's Python: .venv-sam/bin/python -m unittest tests/test_template.py
+"""
+import copy
+import itertools
+import json
+import os
+import unittest
+from pathlib import Path
+
+from cfnlint.decode import decode_str
+from samtranslator.translator.transform import transform
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = json.loads(json.dumps(decode_str((ROOT / "template.yaml").read_text())[0]))
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+DISTRIBUTION_ARN = {"Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${DistributionId}"}
+BASIC_LOGGING = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+
+
+class ManagedPolicies:
+    def load(self):
+        return {"AWSLambdaBasicExecutionRole": BASIC_LOGGING}
+
+
+def expanded():
+    template = copy.deepcopy(TEMPLATE)
+    # The translator wants an uploaded artefact, as after `sam package`.
+    template["Resources"]["InvalidatorFunction"]["Properties"]["CodeUri"] = "s3://artefacts/bootstrap.zip"
+    return transform(template, {}, ManagedPolicies())
+
+
+def conditions(mode, existing_bucket):
+    queued = mode == "Queued"
+    return {
+        "CreateBucket": not existing_bucket,
+        "UseExistingBucket": existing_bucket,
+        "Queued": queued,
+        "Direct": not queued,
+        "QueuedNewBucket": queued and not existing_bucket,
+        "DirectNewBucket": not queued and not existing_bucket,
+        "DirectExistingBucket": not queued and existing_bucket,
+        "HasIndexDocument": True,
+        "HasAlarmTopic": False,
+    }
+
+
+def resolve(value, truth):
+    """Evaluates Fn::If for one combination of conditions; drops AWS::NoValue."""
+    if isinstance(value, dict):
+        if set(value) == {"Fn::If"}:
+            name, yes, no = value["Fn::If"]
+            return resolve(yes if truth[name] else no, truth)
+        out = {k: resolve(v, truth) for k, v in value.items()}
+        return {k: v for k, v in out.items() if v != {"Ref": "AWS::NoValue"}}
+    if isinstance(value, list):
+        return [resolve(v, truth) for v in value if resolve(v, truth) != {"Ref": "AWS::NoValue"}]
+    return value
+
+
+def resources(template, truth):
+    return {
+        name: resolve(resource, truth)
+        for name, resource in template["Resources"].items()
+        if truth.get(resource.get("Condition"), True)
+    }
+
+
+def as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+class FunctionProperties(unittest.TestCase):
+    def test_function_is_a_rust_arm64_al2023_function(self):
+        function = TEMPLATE["Resources"]["InvalidatorFunction"]
+        props = function["Properties"]
+        self.assertEqual(function["Type"], "AWS::Serverless::Function")
+        self.assertEqual(function["Metadata"], {"BuildMethod": "rust-cargolambda"})
+        self.assertEqual(props["Runtime"], "provided.al2023")
+        self.assertEqual(props["Handler"], "bootstrap")
+        self.assertEqual(props["Architectures"], ["arm64"])
+        self.assertEqual(props["MemorySize"], 128)
+        self.assertGreaterEqual(props["Timeout"], 30, "room for backoff")
+        self.assertEqual(props["LoggingConfig"]["LogFormat"], "JSON")
+        self.assertEqual(props["Environment"]["Variables"]["DISTRIBUTION_ID"], {"Ref": "DistributionId"})
+
+    def test_parameters_a_user_needs(self):
+        for name in ["DistributionId", "BucketName", "KeyPrefix", "PathPrefix", "IndexDocument", "LogLevel",
+                     "Mode", "BatchSize", "BatchingWindowSeconds", "AlarmTopicArn", "LogRetentionDays"]:
+            self.assertIn(name, TEMPLATE["Parameters"])
+        self.assertEqual(TEMPLATE["Parameters"]["Mode"]["AllowedValues"], ["Queued", "Direct"])
+
+    def test_failures_are_never_dropped(self):
+        props = TEMPLATE["Resources"]["InvalidatorFunction"]["Properties"]
+        on_failure = props["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]
+        self.assertEqual(on_failure, {"Type": "SQS", "Destination": {"Fn::GetAtt": ["FailureQueue", "Arn"]}})
+        redrive = TEMPLATE["Resources"]["BufferQueue"]["Properties"]["RedrivePolicy"]
+        self.assertEqual(redrive["deadLetterTargetArn"], {"Fn::GetAtt": ["FailureQueue", "Arn"]})
+        visibility = TEMPLATE["Resources"]["BufferQueue"]["Properties"]["VisibilityTimeout"]
+        self.assertGreaterEqual(visibility, 6 * props["Timeout"] + 300)
+
+    def test_queued_mode_reports_batch_item_failures(self):
+        mapping = TEMPLATE["Resources"]["QueueToFunction"]["Properties"]
+        self.assertEqual(mapping["FunctionResponseTypes"], ["ReportBatchItemFailures"])
+        self.assertEqual(mapping["BatchSize"], {"Ref": "BatchSize"})
+        self.assertEqual(mapping["MaximumBatchingWindowInSeconds"], {"Ref": "BatchingWindowSeconds"})
+
+    def test_new_bucket_notifies_created_and_removed_objects(self):
+        for mode, key, target in [("Queued", "QueueConfigurations", "Queue"), ("Direct", "LambdaConfigurations", "Function")]:
+            bucket = resources(TEMPLATE, conditions(mode, False))["SiteBucket"]
+            notifications = bucket["Properties"]["NotificationConfiguration"]
+            self.assertEqual(sorted(n["Event"] for n in notifications[key]), ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"])
+            self.assertEqual(len(notifications), 1, mode)
+
+    def test_existing_bucket_is_routed_through_eventbridge(self):
+        rule = resources(TEMPLATE, conditions("Queued", True))["ExistingBucketChanges"]
+        pattern = rule["Properties"]["EventPattern"]
+        self.assertEqual(pattern["source"], ["aws.s3"])
+        self.assertEqual(pattern["detail-type"], ["Object Created", "Object Deleted"])
+
+    def test_alarms_and_log_retention(self):
+        res = TEMPLATE["Resources"]
+        self.assertEqual(res["FailuresWaiting"]["Properties"]["Dimensions"][0]["Value"], {"Fn::GetAtt": ["FailureQueue", "QueueName"]})
+        self.assertEqual(res["FunctionErrors"]["Properties"]["MetricName"], "Errors")
+        self.assertEqual(res["FunctionLogGroup"]["Properties"]["RetentionInDays"], {"Ref": "LogRetentionDays"})
+
+
+class LeastPrivilege(unittest.TestCase):
+    """The role may invalidate the one distribution, read its own queue in Queued mode,
+    send to its failure queue, and write logs; nothing else, in every mode."""
+
+    def allowed(self, queued):
+        allowed = {
+            ("cloudfront:CreateInvalidation", json.dumps(DISTRIBUTION_ARN)),
+            ("sqs:SendMessage", json.dumps({"Fn::GetAtt": ["FailureQueue", "Arn"]})),
+        }
+        if queued:
+            for action in ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]:
+                allowed.add((action, json.dumps({"Fn::GetAtt": ["BufferQueue", "Arn"]})))
+        return allowed
+
+    def test_role_grants_nothing_beyond_what_the_function_needs(self):
+        template = expanded()
+        for mode, existing in itertools.product(["Queued", "Direct"], [False, True]):
+            truth = conditions(mode, existing)
+            res = resources(template, truth)
+            roles = {name: r for name, r in res.items() if r["Type"] == "AWS::IAM::Role"}
+            self.assertEqual(list(roles), ["InvalidatorFunctionRole"], (mode, existing))
+            role = roles["InvalidatorFunctionRole"]["Properties"]
+            self.assertEqual(role.get("ManagedPolicyArns"), [BASIC_LOGGING])
+            granted = set()
+            for policy in role["Policies"]:
+                for statement in policy["PolicyDocument"]["Statement"]:
+                    self.assertEqual(statement["Effect"], "Allow")
+                    self.assertNotIn("NotAction", statement)
+                    self.assertNotIn("NotResource", statement)
+                    for action, resource in itertools.product(as_list(statement["Action"]), as_list(statement["Resource"])):
+                        self.assertNotIn("*", action, (mode, existing))
+                        self.assertNotEqual(resource, "*", (mode, existing))
+                        granted.add((action, json.dumps(resource)))
+            self.assertEqual(granted, self.allowed(mode == "Queued"), (mode, existing))
+            assume = role["AssumeRolePolicyDocument"]["Statement"]
+            self.assertEqual([s["Principal"] for s in assume], [{"Service": ["lambda.amazonaws.com"]}])
+
+    def test_only_s3_and_eventbridge_of_this_account_may_invoke_or_enqueue(self):
+        template = expanded()
+        for mode, existing in itertools.product(["Queued", "Direct"], [False, True]):
+            res = resources(template, conditions(mode, existing))
+            for name, r in res.items():
+                if r["Type"] == "AWS::Lambda::Permission":
+                    props = r["Properties"]
+                    self.assertIn(props["Principal"], ["s3.amazonaws.com", "events.amazonaws.com"], name)
+                    self.assertTrue("SourceAccount" in props or "SourceArn" in props, name)
+                if r["Type"] == "AWS::SQS::QueuePolicy":
+                    for statement in r["Properties"]["PolicyDocument"]["Statement"]:
+                        self.assertEqual(statement["Action"], "sqs:SendMessage")
+                        self.assertEqual(statement["Condition"], {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}})
+
+
+if __name__ == "__main__":
+    unittest.main()
