@@ -8,7 +8,7 @@ SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
 FUNCTION := target/release/s3-cloudfront-invalidator
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: demo test lint build deploy events clean
+.PHONY: demo test lint build deploy events simulate clean
 
 demo: $(FUNCTION)
 	cargo run --release --quiet -p devtools --bin demo -- $(FUNCTION) events
@@ -33,6 +33,10 @@ deploy: $(SAM_VENV)/.installed $(VENV)/.installed
 	rustup target add aarch64-unknown-linux-gnu
 	$(SAM) build
 	@if [ -f samconfig.toml ]; then $(SAM) deploy; else $(SAM) deploy --guided; fi
+
+# The 50,000-object deploy simulation, with its table (README, Bulk uploads).
+simulate:
+	cargo test --release --test bulk_deploy -- --nocapture --test-threads 1
 
 # Regenerates events/ from `sam local generate-event` (the AWS-documented samples).
 events: $(SAM_VENV)/.installed
