@@ -29,6 +29,8 @@ pub struct Config {
     /// read `+` in a URL path as a space, so both URLs can be cached).
     pub plus_alias: bool,
     pub policy: CollapsePolicy,
+    /// CloudWatch namespace of the embedded-format metrics; `None` turns them off.
+    pub metrics_namespace: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -106,6 +108,9 @@ impl Config {
             index_document,
             plus_alias: parse_bool(get("INVALIDATE_PLUS_ALIAS"), "INVALIDATE_PLUS_ALIAS", true)?,
             policy: CollapsePolicy::from_lookup(&get)?,
+            metrics_namespace: parse_bool(get("METRICS"), "METRICS", true)?.then(|| {
+                get("METRICS_NAMESPACE").unwrap_or_else(|| "S3CloudFrontInvalidator".into())
+            }),
         })
     }
 }
@@ -208,6 +213,27 @@ mod tests {
         );
         assert_eq!(config.index_document.as_deref(), Some("index.html"));
         assert!(config.plus_alias);
+        assert_eq!(
+            config.metrics_namespace.as_deref(),
+            Some("S3CloudFrontInvalidator")
+        );
+    }
+
+    #[test]
+    fn metrics_can_be_renamed_or_turned_off() {
+        let renamed = config(&[
+            ("DISTRIBUTION_ID", "EA"),
+            ("METRICS_NAMESPACE", "Sites/Blog"),
+        ])
+        .unwrap();
+        assert_eq!(renamed.metrics_namespace.as_deref(), Some("Sites/Blog"));
+        let off = config(&[("DISTRIBUTION_ID", "EA"), ("METRICS", "off")]);
+        assert_eq!(
+            off.unwrap_err().to_string(),
+            "invalid configuration: METRICS \"off\" is not true or false"
+        );
+        let off = config(&[("DISTRIBUTION_ID", "EA"), ("METRICS", "false")]).unwrap();
+        assert_eq!(off.metrics_namespace, None);
     }
 
     #[test]

@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use crate::config::Config;
 use crate::event::{self, EventError};
 use crate::plan::{self, Invalidation, Plan, Summary};
+use crate::report;
 use crate::send::{Backoff, Invalidator, Receipt, SendError, Sent, send};
 
 /// Time kept back from the Lambda deadline to answer (and log) before being cut off.
@@ -20,6 +21,15 @@ pub struct Handler<I> {
     pub config: Config,
     pub invalidator: I,
     pub backoff: Backoff,
+    /// Where embedded-format metrics go; `None` prints none.
+    pub metrics: Option<Metrics>,
+}
+
+/// The CloudWatch namespace and dimension of the metrics lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Metrics {
+    pub namespace: String,
+    pub function_name: String,
 }
 
 /// Everything one invocation did, for the answer and the logs.
@@ -139,12 +149,43 @@ impl<I: Invalidator> Handler<I> {
             config,
             invalidator,
             backoff: Backoff::default(),
+            metrics: None,
         }
     }
 
-    /// Runs one event; `deadline` is when the answer must be ready.
+    /// Runs one event, logs and measures it; `deadline` is when the answer must be ready.
     pub async fn handle(&self, event: &Value, deadline: Instant) -> Result<Value, HandlerError> {
-        answer(&self.run(event, deadline).await?)
+        self.handle_request(event, deadline, "").await
+    }
+
+    /// As [`Handler::handle`], with Lambda's request id on the metrics line.
+    pub async fn handle_request(
+        &self,
+        event: &Value,
+        deadline: Instant,
+        request_id: &str,
+    ) -> Result<Value, HandlerError> {
+        let outcome = self.run(event, deadline).await.inspect_err(|error| {
+            tracing::error!(outcome = "failed", error = %error, "invalidation outcome");
+        })?;
+        report::log(&outcome);
+        if let Some(metrics) = &self.metrics {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_millis();
+            println!(
+                "{}",
+                report::emf_line(
+                    &outcome.counts(),
+                    &metrics.namespace,
+                    &metrics.function_name,
+                    request_id,
+                    now
+                )
+            );
+        }
+        answer(&outcome)
     }
 
     /// Decodes, plans and sends; the outcome says what happened to every record.

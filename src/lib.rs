@@ -12,5 +12,6 @@ pub mod event;
 pub mod handler;
 pub mod path;
 pub mod plan;
+pub mod report;
 pub mod route;
 pub mod send;

@@ -2,7 +2,7 @@ use aws_config::BehaviorVersion;
 use lambda_runtime::{LambdaEvent, service_fn};
 use s3_cloudfront_invalidator::cli::plan_command;
 use s3_cloudfront_invalidator::config::Config;
-use s3_cloudfront_invalidator::handler::{Handler, deadline_from};
+use s3_cloudfront_invalidator::handler::{Handler, Metrics, deadline_from};
 use s3_cloudfront_invalidator::send::CloudFront;
 use serde_json::Value;
 
@@ -32,11 +32,22 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         std::process::exit(2);
     });
     let sdk_config = aws_config::defaults(BehaviorVersion::latest()).load().await;
-    let handler = Handler::new(config, CloudFront::new(&sdk_config));
+    let metrics = config.metrics_namespace.clone().map(|namespace| Metrics {
+        namespace,
+        function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default(),
+    });
+    let handler = Handler {
+        metrics,
+        ..Handler::new(config, CloudFront::new(&sdk_config))
+    };
     let handler = &handler;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         handler
-            .handle(&event.payload, deadline_from(event.context.deadline()))
+            .handle_request(
+                &event.payload,
+                deadline_from(event.context.deadline()),
+                &event.context.request_id,
+            )
             .await
     }))
     .await

@@ -489,6 +489,7 @@ mod tests {
             index_document: None,
             plus_alias: false,
             policy,
+            metrics_namespace: None,
         }
     }
 

@@ -92,6 +92,7 @@ mod tests {
             index_document: index.map(str::to_owned),
             plus_alias: true,
             policy: CollapsePolicy::default(),
+            metrics_namespace: None,
         }
     }
 

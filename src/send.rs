@@ -19,6 +19,8 @@ use crate::plan::Invalidation;
 pub struct Receipt {
     pub id: String,
     pub status: String,
+    /// CloudFront returned an invalidation it made before: the CallerReference was seen.
+    pub reused: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -125,6 +127,7 @@ impl Invalidator for CloudFront {
                     .build()
             })
             .map_err(|e| SendError::Other(e.to_string()))?;
+        let requested = std::time::SystemTime::now();
         let output = self
             .client
             .create_invalidation()
@@ -145,8 +148,20 @@ impl Invalidator for CloudFront {
         Ok(Receipt {
             id: invalidation.id().to_owned(),
             status: invalidation.status().to_owned(),
+            reused: created_before(invalidation.create_time(), requested),
         })
     }
+}
+
+/// CloudFront answers a repeated CallerReference with the earlier invalidation, which says
+/// when it was made; a few seconds of slack absorb clock skew.
+fn created_before(
+    create_time: &aws_sdk_cloudfront::primitives::DateTime,
+    requested: std::time::SystemTime,
+) -> bool {
+    const SKEW_SECONDS: f64 = 5.0;
+    let requested = aws_sdk_cloudfront::primitives::DateTime::from(requested);
+    create_time.as_secs_f64() + SKEW_SECONDS < requested.as_secs_f64()
 }
 
 fn classify(
@@ -323,6 +338,7 @@ mod tests {
         Receipt {
             id: "I1".into(),
             status: "InProgress".into(),
+            reused: false,
         }
     }
 

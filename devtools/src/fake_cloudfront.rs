@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -75,6 +75,7 @@ pub struct Invalidation {
     pub caller_reference: String,
     pub paths: Vec<String>,
     pub created: Instant,
+    pub create_time: SystemTime,
 }
 
 #[derive(Default)]
@@ -268,8 +269,9 @@ fn invalidation_xml(invalidation: &Invalidation, status: &str) -> String {
         .map(|p| format!("<Path>{}</Path>", escape(p.as_str())))
         .collect();
     format!(
-        r#"<?xml version="1.0"?><Invalidation xmlns="http://cloudfront.amazonaws.com/doc/2020-05-31/"><Id>{}</Id><Status>{status}</Status><CreateTime>2026-11-24T10:00:00.000Z</CreateTime><InvalidationBatch><Paths><Quantity>{}</Quantity><Items>{paths}</Items></Paths><CallerReference>{}</CallerReference></InvalidationBatch></Invalidation>"#,
+        r#"<?xml version="1.0"?><Invalidation xmlns="http://cloudfront.amazonaws.com/doc/2020-05-31/"><Id>{}</Id><Status>{status}</Status><CreateTime>{}</CreateTime><InvalidationBatch><Paths><Quantity>{}</Quantity><Items>{paths}</Items></Paths><CallerReference>{}</CallerReference></InvalidationBatch></Invalidation>"#,
         invalidation.id,
+        humantime::format_rfc3339_millis(invalidation.create_time),
         invalidation.paths.len(),
         escape(invalidation.caller_reference.as_str())
     )
@@ -335,8 +337,9 @@ async fn respond(
                 .filter(|i| i.distribution_id == *id)
                 .map(|i| {
                     format!(
-                        "<InvalidationSummary><Id>{}</Id><CreateTime>2026-11-24T10:00:00.000Z</CreateTime><Status>{}</Status></InvalidationSummary>",
+                        "<InvalidationSummary><Id>{}</Id><CreateTime>{}</CreateTime><Status>{}</Status></InvalidationSummary>",
                         i.id,
+                        humantime::format_rfc3339_millis(i.create_time),
                         state.status(i)
                     )
                 })
@@ -542,6 +545,7 @@ fn answer(
         caller_reference,
         paths: batch.paths,
         created: Instant::now(),
+        create_time: SystemTime::now(),
     };
     state.invalidations.push(invalidation.clone());
     Ok((invalidation, false))

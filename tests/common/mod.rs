@@ -51,6 +51,7 @@ pub fn handler(endpoint: &str, config: Config) -> Handler<CloudFront> {
         config,
         invalidator: CloudFront::new(&sdk_config(endpoint)),
         backoff: FAST,
+        metrics: None,
     }
 }
 

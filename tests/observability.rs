@@ -1,0 +1,294 @@
+//! The log line and the embedded-format metrics of an invocation: a successful batch, a
+//! partial failure, a throttled run and a re-delivery; and the real binary's log output.
+
+mod common;
+
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::*;
+use devtools::fake_cloudfront::{FakeCloudFront, Fault};
+use devtools::runtime_api::RuntimeApi;
+use s3_cloudfront_invalidator::report::{Counts, emf_line};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+async fn counts_for(
+    event_name: &str,
+    faults: Vec<Fault>,
+    time: Duration,
+) -> (Counts, &'static str) {
+    let fake = FakeCloudFront::start(&[DISTRIBUTION], Duration::from_secs(60))
+        .await
+        .unwrap();
+    fake.inject(faults);
+    let handler = handler(&fake.endpoint(), site_config(DISTRIBUTION));
+    let outcome = handler
+        .run(&event(event_name), deadline(time))
+        .await
+        .unwrap();
+    (outcome.counts(), outcome.verdict())
+}
+
+#[tokio::test]
+async fn successful_batch() {
+    let (counts, verdict) = counts_for("sqs-batch.json", vec![], Duration::from_secs(5)).await;
+    assert_eq!(verdict, "ok");
+    assert_eq!(
+        counts,
+        Counts {
+            changed_paths: 9,
+            billed_paths: 9,
+            invalidations_created: 1,
+            ..Counts::default()
+        }
+    );
+}
+
+#[tokio::test]
+async fn partial_failure() {
+    let (counts, verdict) =
+        counts_for("bad-sqs-partial.json", vec![], Duration::from_secs(5)).await;
+    assert_eq!(verdict, "failed");
+    assert_eq!(
+        counts,
+        Counts {
+            changed_paths: 2,
+            billed_paths: 2,
+            invalidations_created: 1,
+            failed_records: 1,
+            ..Counts::default()
+        }
+    );
+}
+
+#[tokio::test]
+async fn throttled_run() {
+    let throttles = (0..1000).map(|_| Fault::Throttle).collect();
+    let (counts, verdict) = counts_for("s3-put.json", throttles, Duration::from_millis(200)).await;
+    assert_eq!(verdict, "retry_later");
+    assert_eq!(counts.invalidations_created, 0);
+    assert_eq!(counts.billed_paths, 0);
+    assert_eq!(counts.failed_records, 1);
+    assert!(counts.retries >= 1, "{counts:?}");
+    assert_eq!(
+        counts.throttles,
+        counts.retries + 1,
+        "every answer was a throttle: {counts:?}"
+    );
+}
+
+#[tokio::test]
+async fn redelivery_is_counted_as_reused_and_not_billed() {
+    let fake = FakeCloudFront::start(&[DISTRIBUTION], Duration::from_secs(60))
+        .await
+        .unwrap();
+    let handler = handler(&fake.endpoint(), site_config(DISTRIBUTION));
+    handler
+        .run(&event("s3-put.json"), deadline(Duration::from_secs(5)))
+        .await
+        .unwrap();
+    // The fake stamps CreateTime; reuse is recognised by an answer older than the request.
+    tokio::time::sleep(Duration::from_millis(5100)).await;
+    let outcome = handler
+        .run(&event("s3-put.json"), deadline(Duration::from_secs(5)))
+        .await
+        .unwrap();
+    let counts = outcome.counts();
+    assert_eq!(
+        (
+            counts.invalidations_created,
+            counts.invalidations_reused,
+            counts.billed_paths
+        ),
+        (0, 1, 0)
+    );
+}
+
+#[test]
+fn emf_line_follows_the_embedded_metric_format() {
+    let counts = Counts {
+        changed_paths: 3000,
+        billed_paths: 3,
+        wildcards: 3,
+        invalidations_created: 1,
+        ..Counts::default()
+    };
+    let line: Value = serde_json::from_str(&emf_line(
+        &counts,
+        "Site/Invalidator",
+        "fn-name",
+        "req-1",
+        1_764_000_000_000,
+    ))
+    .unwrap();
+    let directive = &line["_aws"]["CloudWatchMetrics"][0];
+    assert_eq!(line["_aws"]["Timestamp"], 1_764_000_000_000u64);
+    assert_eq!(directive["Namespace"], "Site/Invalidator");
+    assert_eq!(
+        directive["Dimensions"],
+        serde_json::json!([["FunctionName"]])
+    );
+    assert_eq!(line["FunctionName"], "fn-name");
+    assert_eq!(line["RequestId"], "req-1");
+    let names: Vec<&str> = directive["Metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["Name"].as_str().unwrap())
+        .collect();
+    for name in &names {
+        assert!(line[name].is_u64(), "{name} has a value");
+    }
+    assert_eq!(names.len(), 9);
+    assert_eq!(
+        (line["ChangedPaths"].as_u64(), line["BilledPaths"].as_u64()),
+        (Some(3000), Some(3))
+    );
+}
+
+/// Runs the binary, invokes it, and returns everything it printed.
+async fn binary_output(log_format: &str, events: &[&str]) -> Vec<String> {
+    let fake = FakeCloudFront::start(&[DISTRIBUTION], Duration::from_secs(60))
+        .await
+        .unwrap();
+    let runtime = RuntimeApi::start().await.unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_s3-cloudfront-invalidator"))
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", runtime.host())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "site-invalidator")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+        .env("AWS_LAMBDA_LOG_FORMAT", log_format)
+        .env("AWS_LAMBDA_LOG_LEVEL", "INFO")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "AKIDSHOULDNOTLEAK")
+        .env("AWS_SECRET_ACCESS_KEY", "secret-should-not-leak")
+        .env("AWS_SESSION_TOKEN", "token-should-not-leak")
+        .env("AWS_ENDPOINT_URL_CLOUDFRONT", fake.endpoint())
+        .env("DISTRIBUTION_ID", DISTRIBUTION)
+        .env("METRICS_NAMESPACE", "Test/Invalidator")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    for stream in [
+        Box::new(child.stdout.take().unwrap()) as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
+        Box::new(child.stderr.take().unwrap()),
+    ] {
+        let lines = lines.clone();
+        tokio::spawn(async move {
+            let mut reader = BufReader::new(stream).lines();
+            while let Ok(Some(line)) = reader.next_line().await {
+                lines.lock().unwrap().push(line);
+            }
+        });
+    }
+    for name in events {
+        let body = std::fs::read(format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        runtime.invoke(body, Duration::from_secs(10)).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let lines = lines.lock().unwrap().clone();
+    if std::env::var_os("SHOW_LOGS").is_some() {
+        println!("{}", lines.join("\n"));
+    }
+    lines
+}
+
+fn assert_nothing_secret(lines: &[String]) {
+    for line in lines {
+        for secret in [
+            "AKIDSHOULDNOTLEAK",
+            "secret-should-not-leak",
+            "token-should-not-leak",
+            "receiptHandle",
+            "x-amz-id-2",
+            "sourceIPAddress",
+        ] {
+            assert!(!line.contains(secret), "{secret} leaked: {line}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn json_logs_carry_the_outcome_and_request_id() {
+    let lines = binary_output("JSON", &["sqs-batch.json", "bad-sqs-partial.json"]).await;
+    assert_nothing_secret(&lines);
+    let parsed: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+        .collect();
+    let outcomes: Vec<&Value> = parsed
+        .iter()
+        .filter(|v| v["fields"]["message"] == "invalidation outcome")
+        .collect();
+    assert_eq!(outcomes.len(), 2, "{lines:#?}");
+    let ok = &outcomes[0];
+    assert_eq!(ok["level"], "INFO");
+    assert_eq!(ok["fields"]["outcome"], "ok");
+    assert_eq!(ok["fields"]["billed_paths"], 3);
+    assert!(
+        ok["fields"]["caller_references"]
+            .as_str()
+            .unwrap()
+            .starts_with("s3cfi-")
+    );
+    assert!(
+        ok["fields"]["invalidations"]
+            .as_str()
+            .unwrap()
+            .starts_with('I')
+    );
+    let partial = &outcomes[1];
+    assert_eq!(partial["level"], "WARN");
+    assert_eq!(partial["fields"]["failed_records"], 1);
+    let failed: Value =
+        serde_json::from_str(partial["fields"]["failed"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        failed[0]["record"],
+        "message 5f2b6a9e-3c1d-4e8f-9a7b-000000000001"
+    );
+    for outcome in &outcomes {
+        assert!(
+            outcome.to_string().contains("req-0000000"),
+            "request id on the line: {outcome}"
+        );
+    }
+    let metrics: Vec<&Value> = parsed.iter().filter(|v| v["_aws"].is_object()).collect();
+    assert_eq!(metrics.len(), 2);
+    assert_eq!(metrics[0]["FunctionName"], "site-invalidator");
+    assert_eq!(metrics[0]["RequestId"], "req-00000001");
+    assert_eq!(
+        metrics[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+        "Test/Invalidator"
+    );
+    assert_eq!(
+        (
+            metrics[1]["FailedRecords"].as_u64(),
+            metrics[1]["InvalidationsCreated"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+}
+
+#[tokio::test]
+async fn text_logs_name_the_outcome() {
+    let lines = binary_output("Text", &["s3-put.json"]).await;
+    assert_nothing_secret(&lines);
+    let outcome = lines
+        .iter()
+        .find(|l| l.contains("invalidation outcome"))
+        .expect("an outcome line");
+    assert!(
+        outcome.starts_with(" INFO Lambda runtime invoke{requestId=\"req-00000001\""),
+        "{outcome}"
+    );
+    assert!(
+        outcome.contains("outcome=\"ok\"") && outcome.contains("billed_paths=1"),
+        "{outcome}"
+    );
+}
