@@ -619,6 +619,108 @@ mod tests {
         ));
     }
 
+    use proptest::prelude::*;
+
+    /// JSON built from the words the decoder looks for, so random events reach deep paths.
+    fn event_like_json() -> impl Strategy<Value = Value> {
+        let words = prop::sample::select(vec![
+            "Records",
+            "s3",
+            "eventSource",
+            "aws:sqs",
+            "aws:sns",
+            "EventSource",
+            "body",
+            "Sns",
+            "Message",
+            "Type",
+            "Notification",
+            "MessageId",
+            "messageId",
+            "source",
+            "aws.s3",
+            "detail-type",
+            "detail",
+            "Object Created",
+            "bucket",
+            "name",
+            "object",
+            "key",
+            "eventName",
+            "ObjectCreated:Put",
+            "Event",
+            "s3:TestEvent",
+            "%zz",
+            "a+b",
+            "",
+        ]);
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            words.clone().prop_map(Value::from),
+            "\\PC{0,12}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(5, 64, 6, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                prop::collection::btree_map(
+                    words.clone().prop_map(str::to_owned),
+                    inner.clone(),
+                    0..5
+                )
+                .prop_map(|map| Value::Object(map.into_iter().collect())),
+                // A JSON string holding JSON, as SQS bodies and SNS messages do.
+                inner.prop_map(|value| Value::from(value.to_string())),
+            ]
+        })
+    }
+
+    fn s3_record(key: &str, sequencer: usize) -> Value {
+        serde_json::json!({
+            "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+            "eventTime": "2026-11-24T10:00:00.000Z", "eventName": "ObjectCreated:Put",
+            "userIdentity": {"principalId": "A"}, "requestParameters": {"sourceIPAddress": "203.0.113.1"},
+            "responseElements": {"x-amz-request-id": "R"},
+            "s3": {"bucket": {"name": "b"}, "object": {"key": key, "sequencer": format!("{sequencer:X}")}}
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn decoding_arbitrary_events_never_panics(event in event_like_json()) {
+            if let Ok(decoded) = decode(&event) {
+                prop_assert!(decoded.changes.iter().all(|c| !c.key.is_empty()));
+            }
+            let _ = decode_bytes(event.to_string().as_bytes());
+        }
+
+        #[test]
+        fn decoding_arbitrary_bytes_never_panics(raw in prop::collection::vec(any::<u8>(), 0..200)) {
+            let _ = decode_bytes(&raw);
+        }
+
+        #[test]
+        fn any_key_s3_can_hold_decodes_and_plans_to_valid_paths(keys in prop::collection::vec("\\PC{1,80}", 1..20)) {
+            const FORM: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+                .remove(b'-').remove(b'_').remove(b'.').remove(b'*').remove(b' ').remove(b'/');
+            let records: Vec<Value> = keys
+                .iter()
+                .enumerate()
+                .map(|(i, key)| s3_record(&percent_encoding::utf8_percent_encode(key, FORM).to_string().replace(' ', "+"), i))
+                .collect();
+            let decoded = decode(&serde_json::json!({ "Records": records })).unwrap();
+            let decoded_keys: Vec<&str> = decoded.changes.iter().map(|c| c.key.as_str()).collect();
+            prop_assert_eq!(decoded_keys, keys.iter().map(String::as_str).collect::<Vec<_>>());
+            let config = crate::config::Config::from_lookup(|name| (name == "DISTRIBUTION_ID").then(|| "E1".to_string())).unwrap();
+            let plan = crate::plan::plan(&decoded, &config);
+            for path in plan.invalidations.iter().flat_map(|i| &i.paths) {
+                prop_assert!(crate::path::is_valid_cloudfront_path(path), "{}", path);
+            }
+            prop_assert_eq!(plan.rejected.len(), 0);
+        }
+    }
+
     #[test]
     fn deep_nesting_is_refused_not_recursed() {
         let mut event = serde_json::json!({"Records": []});

@@ -219,6 +219,91 @@ async fn slow_answer_past_the_deadline_fails_in_time() {
         started.elapsed()
     );
     assert!(error.to_string().contains("deadline"), "{error}");
+    // CloudFront did act; Lambda's retry gets the same invalidation back, not a second one.
+    assert_eq!(fake.invalidations().len(), 1);
+    handler
+        .handle(&event("s3-put.json"), deadline(Duration::from_secs(5)))
+        .await
+        .unwrap();
+    assert_eq!(fake.invalidations().len(), 1);
+    assert!(matches!(
+        fake.received().last().unwrap().answer,
+        Answer::Reused(_)
+    ));
+}
+
+/// Each fault persists through a whole invocation, then clears, as it would before
+/// Lambda's (or SQS's) retry: afterwards the invalidated paths are exactly the changed
+/// paths, in one invalidation, and every attempt carried the same batch.
+#[tokio::test]
+async fn after_retries_the_invalidated_paths_equal_the_changed_paths() {
+    let faults = [
+        Fault::Throttle,
+        Fault::error(400, "TooManyInvalidationsInProgress"),
+        Fault::error(500, "InternalError"),
+        Fault::error(503, "ServiceUnavailable"),
+        Fault::Reset,
+        Fault::TruncatedXml,
+        Fault::MalformedXml,
+        Fault::Delay(Duration::from_secs(2)),
+    ];
+    for fault in faults {
+        for sample in ["s3-several-records.json", "sqs-batch.json"] {
+            let fake = fake().await;
+            fake.inject((0..500).map(|_| fault.clone()));
+            let handler = handler(&fake.endpoint(), site_config(DISTRIBUTION));
+            let first = handler
+                .handle(&event(sample), deadline(Duration::from_millis(250)))
+                .await;
+            let must_come_back = match &first {
+                Err(HandlerError::RetryLater(_)) => true,
+                Ok(answer) => answer["batchItemFailures"]
+                    .as_array()
+                    .is_some_and(|failed| !failed.is_empty()),
+                other => panic!("{fault:?} {sample}: not a defined state: {other:?}"),
+            };
+            assert!(must_come_back, "{fault:?} {sample}: {first:?}");
+            fake.clear_faults();
+            let retried = handler
+                .handle(&event(sample), deadline(Duration::from_secs(5)))
+                .await
+                .unwrap();
+            assert!(
+                retried
+                    .get("batchItemFailures")
+                    .is_none_or(|failed| failed == &json!([])),
+                "{retried}"
+            );
+
+            let expected = s3_cloudfront_invalidator::plan::plan(
+                &s3_cloudfront_invalidator::event::decode(&event(sample)).unwrap(),
+                &site_config(DISTRIBUTION),
+            );
+            let changed: BTreeSet<&String> = expected
+                .invalidations
+                .iter()
+                .flat_map(|i| &i.paths)
+                .collect();
+            let invalidations = fake.invalidations();
+            assert_eq!(
+                invalidations.len(),
+                1,
+                "{fault:?} {sample}: one billed invalidation"
+            );
+            let invalidated: BTreeSet<&String> = invalidations[0].paths.iter().collect();
+            assert_eq!(invalidated, changed, "{fault:?} {sample}");
+            let batches: BTreeSet<(String, Vec<String>)> = fake
+                .received()
+                .into_iter()
+                .map(|r| (r.caller_reference, r.paths))
+                .collect();
+            assert_eq!(
+                batches.len(),
+                1,
+                "{fault:?} {sample}: every attempt carried the same batch"
+            );
+        }
+    }
 }
 
 #[tokio::test]

@@ -31,7 +31,8 @@ pub enum Fault {
     Error { status: u16, code: String },
     /// The API rate limit (`Throttling: Rate exceeded`).
     Throttle,
-    /// Waits this long, then answers normally.
+    /// Acts on the request at once but answers only after this long, as when CloudFront
+    /// has made the invalidation and the caller gives up waiting.
     Delay(Duration),
     /// Drops the connection without an answer.
     Reset,
@@ -386,8 +387,13 @@ async fn create(
         });
     };
     let fault = state.lock().unwrap().faults.pop_front();
+    let mut answer_after = None;
     if let Some(fault) = fault {
-        record(state, Answer::Fault(fault.clone()));
+        if let Fault::Delay(delay) = fault {
+            answer_after = Some(delay);
+        } else {
+            record(state, Answer::Fault(fault.clone()));
+        }
         match fault {
             Fault::Error { status, code } => {
                 return Ok(error_response(status, &code, "injected fault"));
@@ -406,14 +412,26 @@ async fn create(
                     "<<<not xml at all".into(),
                 ));
             }
-            Fault::Delay(delay) => tokio::time::sleep(delay).await,
+            Fault::Delay(_) => {}
         }
     }
-    let mut guard = state.lock().unwrap();
-    let answer = answer(&mut guard, distribution_id, batch);
-    let (answer, response) = match answer {
+    let (answer, response) = decide(&mut state.lock().unwrap(), distribution_id, batch);
+    record(state, answer);
+    if let Some(delay) = answer_after {
+        tokio::time::sleep(delay).await;
+    }
+    Ok(response)
+}
+
+/// The answer and the response for a request that reached CloudFront's logic.
+fn decide(
+    state: &mut State,
+    distribution_id: &str,
+    batch: Result<Batch, String>,
+) -> (Answer, Response<Full<Bytes>>) {
+    match answer(state, distribution_id, batch) {
         Ok((invalidation, reused)) => {
-            let status = guard.status(&invalidation);
+            let status = state.status(&invalidation);
             let response = Response::builder()
                 .status(StatusCode::CREATED)
                 .header("content-type", "text/xml")
@@ -437,10 +455,7 @@ async fn create(
             Answer::Error(code.to_owned()),
             error_response(status, code, &message),
         ),
-    };
-    drop(guard);
-    record(state, answer);
-    Ok(response)
+    }
 }
 
 type Refusal = (u16, &'static str, String);
