@@ -6,6 +6,7 @@ VENV := .venv
 SAM_VENV := .venv-sam
 SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
 FUNCTION := target/release/s3-cloudfront-invalidator
+CARGO_DENY := .tools/bin/cargo-deny
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: demo test lint build deploy events simulate clean
@@ -19,10 +20,11 @@ test: $(VENV)/.installed $(SAM_VENV)/.installed
 	$(SAM_VENV)/bin/cfn-lint template.yaml
 	$(SAM) validate --lint
 
-lint: $(SAM_VENV)/.installed
+lint: $(SAM_VENV)/.installed $(CARGO_DENY)
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(SAM_VENV)/bin/cfn-lint template.yaml
+	$(CARGO_DENY) check bans licenses sources
 
 build: $(VENV)/.installed
 	rustup target add aarch64-unknown-linux-gnu
@@ -44,10 +46,13 @@ events: $(SAM_VENV)/.installed
 
 clean:
 	cargo clean
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .tools
 
 $(FUNCTION): Cargo.toml Cargo.lock $(wildcard src/*.rs)
 	cargo build --release --bin s3-cloudfront-invalidator
+
+$(CARGO_DENY):
+	cargo install --quiet --locked --root .tools cargo-deny@0.20.2
 
 $(VENV)/.installed: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)

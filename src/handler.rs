@@ -3,6 +3,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use futures_util::future::join_all;
 use lambda_runtime::Diagnostic;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -192,11 +193,31 @@ impl<I: Invalidator> Handler<I> {
     pub async fn run(&self, event: &Value, deadline: Instant) -> Result<Outcome, HandlerError> {
         let decoded = event::decode(event)?;
         let plan = plan::plan(&decoded, &self.config);
-        let mut sent = Vec::with_capacity(plan.invalidations.len());
+        // Distributions go concurrently, so one refusing for the whole deadline does not starve
+        // the others; a distribution's own requests go in turn, for its in-progress limits.
+        let mut by_distribution: Vec<Vec<&Invalidation>> = Vec::new();
         for invalidation in &plan.invalidations {
-            let result = send(&self.invalidator, invalidation, deadline, self.backoff).await;
-            sent.push((invalidation.clone(), result));
+            match by_distribution.last_mut() {
+                Some(group) if group[0].distribution_id == invalidation.distribution_id => {
+                    group.push(invalidation)
+                }
+                _ => by_distribution.push(vec![invalidation]),
+            }
         }
+        let sent = join_all(by_distribution.into_iter().map(|group| async move {
+            let mut sent = Vec::with_capacity(group.len());
+            for invalidation in group {
+                sent.push((
+                    invalidation.clone(),
+                    send(&self.invalidator, invalidation, deadline, self.backoff).await,
+                ));
+            }
+            sent
+        }))
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
         Ok(Outcome {
             plan,
             sent,

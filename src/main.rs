@@ -3,7 +3,7 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use s3_cloudfront_invalidator::cli::plan_command;
 use s3_cloudfront_invalidator::config::Config;
 use s3_cloudfront_invalidator::handler::{Handler, Metrics, deadline_from};
-use s3_cloudfront_invalidator::send::CloudFront;
+use s3_cloudfront_invalidator::send::{CloudFront, https_client};
 use serde_json::Value;
 
 #[tokio::main(flavor = "current_thread")]
@@ -31,7 +31,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         eprintln!("{e}");
         std::process::exit(2);
     });
-    let sdk_config = aws_config::defaults(BehaviorVersion::latest()).load().await;
+    let sdk_config = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https_client())
+        .load()
+        .await;
     let metrics = config.metrics_namespace.clone().map(|namespace| Metrics {
         namespace,
         function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default(),

@@ -10,6 +10,7 @@ use aws_sdk_cloudfront::config::http::HttpResponse;
 use aws_sdk_cloudfront::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_cloudfront::operation::create_invalidation::CreateInvalidationError;
 use aws_sdk_cloudfront::types::{InvalidationBatch, Paths};
+use aws_smithy_http_client::tls;
 use tokio::time::Instant;
 
 use crate::plan::Invalidation;
@@ -88,6 +89,15 @@ pub trait Invalidator {
         caller_reference: &str,
         paths: &[String],
     ) -> impl Future<Output = Result<Receipt, SendError>> + Send;
+}
+
+/// The HTTPS client for the SDK: rustls with ring, certificates from the system store.
+pub fn https_client() -> aws_sdk_cloudfront::config::SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https()
 }
 
 /// CloudFront through the AWS SDK.

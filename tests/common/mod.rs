@@ -6,7 +6,7 @@ use std::time::Duration;
 use aws_sdk_cloudfront::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
 use s3_cloudfront_invalidator::config::Config;
 use s3_cloudfront_invalidator::handler::Handler;
-use s3_cloudfront_invalidator::send::{Backoff, CloudFront};
+use s3_cloudfront_invalidator::send::{Backoff, CloudFront, https_client};
 use serde_json::Value;
 use tokio::time::Instant;
 
@@ -16,6 +16,7 @@ pub const DISTRIBUTION: &str = "EDFDVBD6EXAMPLE";
 pub fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
     aws_config::SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
+        .http_client(https_client())
         .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
         .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
