@@ -4,12 +4,13 @@
 PYTHON ?= python3
 VENV := .venv
 SAM_VENV := .venv-sam
+BENCH_VENV := .venv-bench
 SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
 FUNCTION := target/release/s3-cloudfront-invalidator
 CARGO_DENY := .tools/bin/cargo-deny
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: demo test lint build deploy events simulate clean
+.PHONY: demo test lint build deploy events simulate bench clean
 
 demo: $(FUNCTION)
 	cargo run --release --quiet -p devtools --bin demo -- $(FUNCTION) events
@@ -40,13 +41,21 @@ deploy: $(SAM_VENV)/.installed $(VENV)/.installed
 simulate:
 	cargo test --release --test bulk_deploy -- --nocapture --test-threads 1
 
+# Cold starts, invocations, memory and size against a Python boto3 peer, side by side:
+# regenerates bench/RESULTS.md and bench/coldstart.png; then the planning micro-benchmark.
+bench: build $(FUNCTION) $(BENCH_VENV)/.installed
+	cargo build --release --quiet -p devtools --bin bench
+	target/release/bench $(FUNCTION) $(BENCH_VENV)/bin/python target/lambda/s3-cloudfront-invalidator/bootstrap 20
+	$(BENCH_VENV)/bin/python bench/plot.py
+	cargo bench --bench plan -- --warm-up-time 1 --measurement-time 3
+
 # Regenerates events/ from `sam local generate-event` (the AWS-documented samples).
 events: $(SAM_VENV)/.installed
 	$(PYTHON) events/generate.py $(SAM_VENV)/bin/sam
 
 clean:
 	cargo clean
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .tools
+	rm -rf $(VENV) $(SAM_VENV) $(BENCH_VENV) .aws-sam .tools
 
 $(FUNCTION): Cargo.toml Cargo.lock $(wildcard src/*.rs)
 	cargo build --release --bin s3-cloudfront-invalidator
@@ -57,6 +66,11 @@ $(CARGO_DENY):
 $(VENV)/.installed: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+$(BENCH_VENV)/.installed: bench/requirements.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	touch $@
 
 $(SAM_VENV)/.installed: requirements-sam.txt

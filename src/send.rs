@@ -1,6 +1,7 @@
 //! Sends planned invalidations through a small trait, retrying inside the deadline.
 
 use std::future::Future;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use aws_config::SdkConfig;
@@ -11,6 +12,10 @@ use aws_sdk_cloudfront::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_cloudfront::operation::create_invalidation::CreateInvalidationError;
 use aws_sdk_cloudfront::types::{InvalidationBatch, Paths};
 use aws_smithy_http_client::tls;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use tokio::time::Instant;
 
 use crate::plan::Invalidation;
@@ -91,13 +96,36 @@ pub trait Invalidator {
     ) -> impl Future<Output = Result<Receipt, SendError>> + Send;
 }
 
-/// The HTTPS client for the SDK: rustls with ring, certificates from the system store.
-pub fn https_client() -> aws_sdk_cloudfront::config::SharedHttpClient {
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https()
+/// The HTTPS client for the SDK: rustls with ring, certificates from the system store,
+/// built on the first request rather than at start-up.
+pub fn https_client() -> SharedHttpClient {
+    SharedHttpClient::new(LazyHttpsClient::default())
+}
+
+/// Reading the system's root certificates is most of a cold start when done eagerly
+/// (hundreds of files); deferring it to the first request, which needs TLS anyway, keeps
+/// init to the runtime's own few milliseconds.
+#[derive(Debug, Default)]
+struct LazyHttpsClient {
+    client: OnceLock<SharedHttpClient>,
+}
+
+impl HttpClient for LazyHttpsClient {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        self.client
+            .get_or_init(|| {
+                aws_smithy_http_client::Builder::new()
+                    .tls_provider(tls::Provider::Rustls(
+                        tls::rustls_provider::CryptoMode::Ring,
+                    ))
+                    .build_https()
+            })
+            .http_connector(settings, components)
+    }
 }
 
 /// CloudFront through the AWS SDK.

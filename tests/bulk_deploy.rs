@@ -9,47 +9,11 @@ use std::collections::{BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use common::*;
+use devtools::events::{site_keys, sqs_message};
 use devtools::fake_cloudfront::{Answer, FakeCloudFront};
 use s3_cloudfront_invalidator::handler::Handler;
 use s3_cloudfront_invalidator::send::{Backoff, CloudFront};
 use serde_json::{Value, json};
-
-/// One S3 notification (one record) per SQS message, as S3 -> SQS delivers them.
-fn sqs_message(index: usize, key: &str) -> Value {
-    let notification = json!({"Records": [{
-        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
-        "eventTime": "2026-11-24T10:00:00.000Z", "eventName": "ObjectCreated:Put",
-        "userIdentity": {"principalId": "AWS:EXAMPLE"},
-        "requestParameters": {"sourceIPAddress": "203.0.113.15"},
-        "responseElements": {"x-amz-request-id": format!("REQ{index:013}"), "x-amz-id-2": "EXAMPLE"},
-        "s3": {"s3SchemaVersion": "1.0", "configurationId": "invalidator",
-               "bucket": {"name": "example-site", "ownerIdentity": {"principalId": "EXAMPLE"}, "arn": "arn:aws:s3:::example-site"},
-               "object": {"key": key.replace(' ', "+"), "size": 1024, "eTag": "0123456789abcdef", "sequencer": format!("0065F1A2{index:012X}")}}
-    }]});
-    json!({
-        "messageId": format!("msg-{index:08}"),
-        "receiptHandle": format!("handle-{index}"),
-        "body": notification.to_string(),
-        "attributes": {"ApproximateReceiveCount": "1"},
-        "messageAttributes": {},
-        "md5OfBody": "",
-        "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:invalidator-buffer",
-        "awsRegion": "us-east-1"
-    })
-}
-
-/// A static site: pages, posts and assets in many folders.
-fn site_keys(count: usize) -> Vec<String> {
-    let sections = ["blog", "docs", "assets/img", "assets/js", "products"];
-    (0..count)
-        .map(|i| {
-            let section = sections[i % sections.len()];
-            let folder = (i / sections.len()) % 100;
-            format!("{section}/f{folder:03}/page {i}.html")
-        })
-        .collect()
-}
 
 fn covered(path: &str, sent: &BTreeSet<String>) -> bool {
     sent.contains(path)
@@ -147,7 +111,7 @@ async fn fifty_thousand_object_deploy_is_covered_cheaply_with_nothing_lost() {
         first: Duration::from_millis(20),
         max: Duration::from_millis(200),
     };
-    let keys = site_keys(OBJECTS);
+    let keys = site_keys(OBJECTS, 500);
     let messages: Vec<Value> = keys
         .iter()
         .enumerate()

@@ -1,4 +1,5 @@
 //! Local stand-ins for AWS used by tests, the demo and the benchmarks.
 
+pub mod events;
 pub mod fake_cloudfront;
 pub mod runtime_api;

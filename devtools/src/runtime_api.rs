@@ -132,13 +132,15 @@ impl RuntimeApi {
     /// Waits until the function asks for its first event; returns when it did.
     pub async fn first_poll(&self, within: Duration) -> Option<Instant> {
         let start = Instant::now();
-        while start.elapsed() < within {
+        loop {
             if let Some(first) = self.shared.lock().unwrap().polls.first().copied() {
                 return Some(first);
             }
+            if start.elapsed() >= within {
+                return None;
+            }
             tokio::time::sleep(Duration::from_micros(200)).await;
         }
-        None
     }
 
     pub fn init_errors(&self) -> Vec<String> {

@@ -1,0 +1,361 @@
+//! `make bench`: cold starts, invocations and memory of the Rust function and of a Python
+//! boto3 peer, side by side under the same local Lambda Runtime API, both talking to the
+//! CloudFront fake on loopback. Writes bench/RESULTS.md and the samples for the plot.
+//!
+//! Usage: bench RUST_BINARY PYTHON ARM64_BOOTSTRAP RUNS
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use devtools::events::{s3_event, site_keys, sqs_event};
+use devtools::fake_cloudfront::FakeCloudFront;
+use devtools::runtime_api::{Reply, RuntimeApi};
+use tokio::process::{Child, Command};
+
+const DISTRIBUTION: &str = "EBENCH1EXAMPLE";
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Peer {
+    Rust,
+    Python,
+}
+
+impl Peer {
+    fn name(self) -> &'static str {
+        match self {
+            Peer::Rust => "Rust",
+            Peer::Python => "Python boto3",
+        }
+    }
+}
+
+struct Events {
+    put: Vec<u8>,
+    warm: Vec<u8>,
+    sqs_3000: Vec<u8>,
+    records_10000: Vec<u8>,
+}
+
+/// One cold start and the invocations that follow it; times in milliseconds.
+#[derive(Default, Clone, Copy)]
+struct Sample {
+    init: f64,
+    first_invocation: f64,
+    first_response: f64,
+    warm: f64,
+    sqs_3000: f64,
+    records_10000: f64,
+    /// After the cold start and two one-record invocations.
+    peak_rss_mb: f64,
+    /// After the 3,000-message and 10,000-record events as well.
+    peak_rss_large_mb: f64,
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+struct Setup {
+    rust: PathBuf,
+    python: PathBuf,
+    peer_dir: PathBuf,
+}
+
+fn spawn(
+    peer: Peer,
+    setup: &Setup,
+    runtime: &RuntimeApi,
+    fake: &FakeCloudFront,
+) -> std::io::Result<Child> {
+    let mut command = match peer {
+        Peer::Rust => Command::new(&setup.rust),
+        Peer::Python => {
+            let mut command = Command::new(&setup.python);
+            command
+                .args(["-m", "awslambdaric", "lambda_function.handler"])
+                .current_dir(&setup.peer_dir);
+            command
+        }
+    };
+    command
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("AWS_LAMBDA_RUNTIME_API", runtime.host())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "bench")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_LEVEL", "ERROR")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "AKIDBENCH")
+        .env("AWS_SECRET_ACCESS_KEY", "bench-secret")
+        .env("AWS_ENDPOINT_URL_CLOUDFRONT", fake.endpoint())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("DISTRIBUTION_ID", DISTRIBUTION)
+        .env("METRICS", "false")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+}
+
+fn peak_rss_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| {
+            value
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+async fn invoke(runtime: &RuntimeApi, event: &[u8], what: &str) -> Result<Duration, String> {
+    let invoked = runtime.invoke(event.to_vec(), TIMEOUT).await?;
+    match invoked.reply {
+        Reply::Response(_) => Ok(invoked.handled_in),
+        Reply::Error(body) => Err(format!("{what}: the function failed: {body}")),
+    }
+}
+
+async fn cold_start(peer: Peer, setup: &Setup, events: &Events) -> Result<Sample, String> {
+    let fake = FakeCloudFront::start(&[DISTRIBUTION], Duration::ZERO)
+        .await
+        .map_err(|e| e.to_string())?;
+    let runtime = RuntimeApi::start().await.map_err(|e| e.to_string())?;
+    let spawned = Instant::now();
+    let mut child =
+        spawn(peer, setup, &runtime, &fake).map_err(|e| format!("{}: {e}", peer.name()))?;
+    let first = invoke(&runtime, &events.put, "put").await?;
+    let first_response = spawned.elapsed();
+    let polled = runtime
+        .first_poll(Duration::ZERO)
+        .await
+        .ok_or("no poll recorded")?;
+    let warm = invoke(&runtime, &events.warm, "warm put").await?;
+    let peak_rss = child.id().map_or(f64::NAN, peak_rss_mb);
+    let sqs_3000 = invoke(&runtime, &events.sqs_3000, "3,000-message batch").await?;
+    let records_10000 = invoke(&runtime, &events.records_10000, "10,000-record event").await?;
+    let sample = Sample {
+        init: ms(polled.duration_since(spawned)),
+        first_invocation: ms(first),
+        first_response: ms(first_response),
+        warm: ms(warm),
+        sqs_3000: ms(sqs_3000),
+        records_10000: ms(records_10000),
+        peak_rss_mb: peak_rss,
+        peak_rss_large_mb: child.id().map_or(f64::NAN, peak_rss_mb),
+    };
+    child.kill().await.map_err(|e| e.to_string())?;
+    Ok(sample)
+}
+
+fn median(values: impl Iterator<Item = f64>) -> f64 {
+    let mut values: Vec<f64> = values.collect();
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+/// `plan` over a 100,000-key event: keys per second, median of five runs.
+fn plan_throughput(rust: &Path) -> Result<f64, String> {
+    let keys = site_keys(100_000, 1000);
+    let file = std::env::temp_dir().join("invalidator-bench-100k.json");
+    std::fs::write(&file, s3_event(&keys).to_string()).map_err(|e| e.to_string())?;
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        let output = std::process::Command::new(rust)
+            .args(["plan", file.to_str().unwrap_or_default()])
+            .env_clear()
+            .env("DISTRIBUTION_ID", DISTRIBUTION)
+            .output()
+            .map_err(|e| e.to_string())?;
+        times.push(started.elapsed().as_secs_f64());
+        if !output.status.success() {
+            return Err(String::from_utf8_lossy(&output.stderr).into_owned());
+        }
+    }
+    let _ = std::fs::remove_file(&file);
+    Ok(keys.len() as f64 / median(times.into_iter()))
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("model name")
+                .map(|rest| rest.trim_start_matches([' ', '\t', ':']).to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|line| line.strip_prefix("MemTotal:").map(|v| v.trim().to_owned()))
+        .unwrap_or_default();
+    format!(
+        "{cpu}, {cores} cores, {memory} memory, {}",
+        std::env::consts::ARCH
+    )
+}
+
+fn size_mb(path: &Path) -> f64 {
+    std::fs::metadata(path).map_or(f64::NAN, |m| m.len() as f64 / 1_000_000.0)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [rust, python, arm64, runs] = args.as_slice() else {
+        eprintln!("usage: bench RUST_BINARY PYTHON ARM64_BOOTSTRAP RUNS");
+        std::process::exit(2);
+    };
+    let runs: usize = runs.parse().unwrap_or(20);
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let setup = Setup {
+        // Absolute, not canonical: a venv's python is a symlink that must stay one.
+        rust: std::path::absolute(rust).expect("an absolute path"),
+        python: std::path::absolute(python).expect("an absolute path"),
+        peer_dir: root.join("bench/peer"),
+    };
+    let events = Events {
+        put: std::fs::read(root.join("events/s3-put.json")).expect("events/s3-put.json"),
+        warm: std::fs::read(root.join("events/s3-copy.json")).expect("events/s3-copy.json"),
+        sqs_3000: sqs_event(&site_keys(3000, 150)).to_string().into_bytes(),
+        records_10000: s3_event(&site_keys(10_000, 500)).to_string().into_bytes(),
+    };
+
+    let mut samples: Vec<(Peer, Sample)> = Vec::new();
+    // Interleaved, so drift on the machine touches both alike.
+    for run in 0..runs {
+        for peer in [Peer::Rust, Peer::Python] {
+            match cold_start(peer, &setup, &events).await {
+                Ok(sample) => samples.push((peer, sample)),
+                Err(message) => {
+                    eprintln!("bench failed: {message}");
+                    std::process::exit(1);
+                }
+            }
+        }
+        eprint!("\rcold starts: {}/{runs}", run + 1);
+    }
+    eprintln!();
+    let throughput = plan_throughput(&setup.rust).unwrap_or_else(|e| {
+        eprintln!("plan throughput failed: {e}");
+        std::process::exit(1);
+    });
+
+    let csv: String =
+        std::iter::once("peer,init_ms,first_response_ms\n".to_string())
+            .chain(samples.iter().map(|(peer, s)| {
+                format!("{},{:.3},{:.3}\n", peer.name(), s.init, s.first_response)
+            }))
+            .collect();
+    std::fs::create_dir_all(root.join("bench/out")).expect("bench/out");
+    std::fs::write(root.join("bench/out/coldstarts.csv"), csv).expect("write samples");
+
+    let of = |peer: Peer, metric: fn(&Sample) -> f64| {
+        median(
+            samples
+                .iter()
+                .filter(|(p, _)| *p == peer)
+                .map(|(_, s)| metric(s)),
+        )
+    };
+    type Row = (&'static str, fn(&Sample) -> f64, &'static str, Option<f64>);
+    let rows: [Row; 8] = [
+        ("init: spawn to first /next", |s| s.init, "ms", Some(5.0)),
+        (
+            "first invocation (one-record put)",
+            |s| s.first_invocation,
+            "ms",
+            None,
+        ),
+        (
+            "spawn to first response (one-record put)",
+            |s| s.first_response,
+            "ms",
+            Some(15.0),
+        ),
+        ("warm invocation (one-record copy)", |s| s.warm, "ms", None),
+        ("3,000-message SQS batch", |s| s.sqs_3000, "ms", Some(50.0)),
+        ("10,000-record event", |s| s.records_10000, "ms", None),
+        (
+            "peak RSS (VmHWM) after the one-record invocations",
+            |s| s.peak_rss_mb,
+            "MB",
+            Some(12.0),
+        ),
+        (
+            "peak RSS (VmHWM) after the large events too",
+            |s| s.peak_rss_large_mb,
+            "MB",
+            None,
+        ),
+    ];
+    let mut table = String::from(
+        "| metric (median) | Rust | Python boto3 | Python / Rust | target for Rust | met |\n|---|---|---|---|---|---|\n",
+    );
+    for (name, metric, unit, target) in rows {
+        let (r, p) = (of(Peer::Rust, metric), of(Peer::Python, metric));
+        let (target_text, met) = match target {
+            Some(t) => (
+                format!("≤ {t} {unit}"),
+                if r <= t { "yes" } else { "**no**" },
+            ),
+            None => ("".into(), ""),
+        };
+        let _ = writeln!(
+            table,
+            "| {name} | {r:.2} {unit} | {p:.2} {unit} | {:.1}× | {target_text} | {met} |",
+            p / r
+        );
+    }
+    let init_ratio = of(Peer::Python, |s| s.init) / of(Peer::Rust, |s| s.init);
+    let rss_ratio = of(Peer::Python, |s| s.peak_rss_mb) / of(Peer::Rust, |s| s.peak_rss_mb);
+    let arm64 = size_mb(Path::new(arm64));
+    let x86 = size_mb(&setup.rust);
+    let report = format!(
+        "# Benchmark results\n\n\
+         Generated by `make bench` on {date}. Machine: {machine}.\n\
+         {runs} cold starts of each function, interleaved, under the same local Lambda Runtime API\n\
+         (`devtools/src/bin/bench.rs`), both calling the CloudFront fake on loopback. The peer is\n\
+         `bench/peer/lambda_function.py` (boto3 client created at import) under `awslambdaric`.\n\
+         Invocation times run from the event being handed out to the answer being posted.\n\n\
+         {table}\n\
+         Ratios to the peer: init {init_ratio:.0}× faster (target ≥ 50×: {init_met}); peak RSS {rss_ratio:.1}× lower (target ≥ 4×: {rss_met}).\n\n\
+         | artefact | size | target |\n|---|---|---|\n\
+         | arm64 `bootstrap` (cargo lambda build --release --arm64) | {arm64:.2} MB | ≤ 5 MB: {arm_met} |\n\
+         | x86_64 release binary | {x86:.2} MB | |\n\n\
+         `plan` throughput on a 100,000-key event (whole process, JSON in and out, median of 5): {throughput:.0} keys/s.\n\n\
+         ![cold-start distributions](coldstart.png)\n",
+        date = humantime::format_rfc3339_seconds(std::time::SystemTime::now()),
+        machine = machine(),
+        init_met = if init_ratio >= 50.0 {
+            "met"
+        } else {
+            "**missed**"
+        },
+        rss_met = if rss_ratio >= 4.0 {
+            "met"
+        } else {
+            "**missed**"
+        },
+        arm_met = if arm64 <= 5.0 { "met" } else { "**missed**" },
+    );
+    std::fs::write(root.join("bench/RESULTS.md"), &report).expect("write bench/RESULTS.md");
+    println!("{report}");
+}
