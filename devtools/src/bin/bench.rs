@@ -334,7 +334,9 @@ async fn main() {
          {runs} cold starts of each function, interleaved, under the same local Lambda Runtime API\n\
          (`devtools/src/bin/bench.rs`), both calling the CloudFront fake on loopback. The peer is\n\
          `bench/peer/lambda_function.py` (boto3 client created at import) under `awslambdaric`.\n\
-         Invocation times run from the event being handed out to the answer being posted.\n\n\
+         Invocation times run from the event being handed out to the answer being posted. The endpoint\n\
+         is plain HTTP on loopback, so neither function makes a TLS handshake here; the Rust function\n\
+         reads the system's root certificates on its first request (the first invocation above), not at init.\n\n\
          {table}\n\
          Ratios to the peer: init {init_ratio:.0}× faster (target ≥ 50×: {init_met}); peak RSS {rss_ratio:.1}× lower (target ≥ 4×: {rss_met}).\n\n\
          | artefact | size | target |\n|---|---|---|\n\
