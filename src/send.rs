@@ -363,6 +363,13 @@ mod tests {
         }
     }
 
+    fn scripted(answers: Vec<Result<Receipt, SendError>>) -> Scripted {
+        Scripted {
+            answers: Mutex::new(answers),
+            calls: Mutex::default(),
+        }
+    }
+
     fn invalidation() -> Invalidation {
         Invalidation {
             distribution_id: "E1".into(),
@@ -387,15 +394,12 @@ mod tests {
 
     #[tokio::test]
     async fn retries_transient_errors_with_the_same_reference() {
-        let scripted = Scripted {
-            answers: Mutex::new(vec![
-                Err(SendError::Throttled("Throttling".into())),
-                Err(SendError::TooManyInProgress),
-                Err(SendError::Unavailable("503".into())),
-                Ok(receipt()),
-            ]),
-            calls: Mutex::default(),
-        };
+        let scripted = scripted(vec![
+            Err(SendError::Throttled("Throttling".into())),
+            Err(SendError::TooManyInProgress),
+            Err(SendError::Unavailable("503".into())),
+            Ok(receipt()),
+        ]);
         let sent = send(
             &scripted,
             &invalidation(),
@@ -415,12 +419,9 @@ mod tests {
 
     #[tokio::test]
     async fn permanent_errors_are_not_retried() {
-        let scripted = Scripted {
-            answers: Mutex::new(vec![Err(SendError::NoSuchDistribution {
-                distribution_id: "E1".into(),
-            })]),
-            calls: Mutex::default(),
-        };
+        let scripted = scripted(vec![Err(SendError::NoSuchDistribution {
+            distribution_id: "E1".into(),
+        })]);
         let sent = send(
             &scripted,
             &invalidation(),
@@ -434,14 +435,11 @@ mod tests {
 
     #[tokio::test]
     async fn gives_up_before_the_deadline() {
-        let scripted = Scripted {
-            answers: Mutex::new(
-                (0..1000)
-                    .map(|_| Err(SendError::TooManyInProgress))
-                    .collect(),
-            ),
-            calls: Mutex::default(),
-        };
+        let scripted = scripted(
+            (0..1000)
+                .map(|_| Err(SendError::TooManyInProgress))
+                .collect(),
+        );
         let slow = Backoff {
             first: Duration::from_millis(40),
             max: Duration::from_millis(40),

@@ -7,23 +7,13 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use common::*;
-use devtools::fake_cloudfront::FakeCloudFront;
 use devtools::runtime_api::{Reply, RuntimeApi};
-use s3_cloudfront_invalidator::handler::{Handler, HandlerError};
-use s3_cloudfront_invalidator::send::CloudFront;
+use s3_cloudfront_invalidator::handler::HandlerError;
 use serde_json::{Value, json};
-
-async fn setup() -> (FakeCloudFront, Handler<CloudFront>) {
-    let fake = FakeCloudFront::start(&[DISTRIBUTION], Duration::from_secs(60))
-        .await
-        .unwrap();
-    let handler = handler(&fake.endpoint(), site_config(DISTRIBUTION));
-    (fake, handler)
-}
 
 /// A direct event holding one bad record and one good one, and the same record in an SQS batch.
 async fn assert_record_rejected(bad_record: Value, reason: &str) {
-    let (fake, handler) = setup().await;
+    let (fake, handler) = site().await;
     let good = event("s3-put.json")["Records"][0].clone();
     let direct = json!({ "Records": [bad_record.clone(), good.clone()] });
     let error = handler
@@ -53,9 +43,7 @@ async fn assert_record_rejected(bad_record: Value, reason: &str) {
 
 #[tokio::test]
 async fn not_json() {
-    let fake = FakeCloudFront::start(&[DISTRIBUTION], Duration::from_secs(60))
-        .await
-        .unwrap();
+    let fake = fake().await;
     let runtime = RuntimeApi::start().await.unwrap();
     let _function = tokio::process::Command::new(env!("CARGO_BIN_EXE_s3-cloudfront-invalidator"))
         .env_clear()
@@ -96,12 +84,8 @@ async fn not_json() {
 
 #[tokio::test]
 async fn json_of_another_service() {
-    let (fake, handler) = setup().await;
-    let error = handler
-        .handle(
-            &event("bad-other-service.json"),
-            deadline(Duration::from_secs(5)),
-        )
+    let (fake, handler) = site().await;
+    let error = handle_sample(&handler, "bad-other-service.json")
         .await
         .unwrap_err();
     let message = error.to_string();
@@ -169,12 +153,8 @@ async fn empty_key() {
 
 #[tokio::test]
 async fn sqs_body_not_json() {
-    let (fake, handler) = setup().await;
-    let answer = handler
-        .handle(
-            &event("bad-sqs-partial.json"),
-            deadline(Duration::from_secs(5)),
-        )
+    let (fake, handler) = site().await;
+    let answer = handle_sample(&handler, "bad-sqs-partial.json")
         .await
         .unwrap();
     assert_eq!(
@@ -189,12 +169,8 @@ async fn sqs_body_not_json() {
 
 #[tokio::test]
 async fn bucket_no_route_covers() {
-    let (fake, handler) = setup().await;
-    let answer = handler
-        .handle(
-            &event("bad-unrouted-bucket.json"),
-            deadline(Duration::from_secs(5)),
-        )
+    let (fake, handler) = site().await;
+    let answer = handle_sample(&handler, "bad-unrouted-bucket.json")
         .await
         .unwrap();
     assert_eq!(

@@ -10,25 +10,14 @@ use devtools::fake_cloudfront::{Answer, FakeCloudFront, Fault};
 use s3_cloudfront_invalidator::handler::HandlerError;
 use serde_json::json;
 
-async fn fake() -> FakeCloudFront {
-    FakeCloudFront::start(&[DISTRIBUTION], Duration::from_secs(60))
-        .await
-        .unwrap()
-}
-
 fn created(fake: &FakeCloudFront) -> Vec<Vec<String>> {
     fake.invalidations().into_iter().map(|i| i.paths).collect()
 }
 
 #[tokio::test]
 async fn put_event_creates_one_invalidation_with_encoded_paths() {
-    let fake = fake().await;
-    let handler = handler(&fake.endpoint(), site_config(DISTRIBUTION));
-    let answer = handler
-        .handle(
-            &event("s3-special-keys.json"),
-            deadline(Duration::from_secs(5)),
-        )
+    let (fake, handler) = site().await;
+    let answer = handle_sample(&handler, "s3-special-keys.json")
         .await
         .unwrap();
     assert_eq!(
@@ -51,8 +40,7 @@ async fn put_event_creates_one_invalidation_with_encoded_paths() {
 
 #[tokio::test]
 async fn retried_event_yields_exactly_one_invalidation() {
-    let fake = fake().await;
-    let handler = handler(&fake.endpoint(), site_config(DISTRIBUTION));
+    let (fake, handler) = site().await;
     let event = event("s3-several-records.json");
     let first = handler
         .handle(&event, deadline(Duration::from_secs(5)))
@@ -89,9 +77,7 @@ async fn transient_faults_are_retried_with_the_same_reference_and_paths() {
         let fake = fake().await;
         fake.inject([fault.clone(), fault.clone()]);
         let handler = handler(&fake.endpoint(), site_config(DISTRIBUTION));
-        let answer = handler
-            .handle(&event("s3-put.json"), deadline(Duration::from_secs(5)))
-            .await;
+        let answer = handle_sample(&handler, "s3-put.json").await;
         assert!(answer.is_ok(), "{fault:?}: {answer:?}");
         let received = fake.received();
         assert_eq!(received.len(), 3, "{fault:?}: two faults then success");
@@ -134,10 +120,7 @@ async fn permanent_errors_say_what_to_fix() {
         let fake = fake().await;
         fake.inject([fault.clone()]);
         let handler = handler(&fake.endpoint(), site_config(DISTRIBUTION));
-        let error = handler
-            .handle(&event("s3-put.json"), deadline(Duration::from_secs(5)))
-            .await
-            .unwrap_err();
+        let error = handle_sample(&handler, "s3-put.json").await.unwrap_err();
         assert!(
             matches!(error, HandlerError::Failed(_)),
             "{fault:?}: {error:?}"
@@ -151,10 +134,7 @@ async fn permanent_errors_say_what_to_fix() {
 async fn unknown_distribution_names_the_setting() {
     let fake = fake().await;
     let handler = handler(&fake.endpoint(), site_config("ENOSUCHDIST"));
-    let error = handler
-        .handle(&event("s3-put.json"), deadline(Duration::from_secs(5)))
-        .await
-        .unwrap_err();
+    let error = handle_sample(&handler, "s3-put.json").await.unwrap_err();
     assert!(
         error.to_string().contains(
             "distribution ENOSUCHDIST does not exist (NoSuchDistribution): check DISTRIBUTION_ID"
@@ -193,10 +173,7 @@ async fn persistent_throttling_fails_before_the_deadline_so_lambda_retries() {
         .map(|r| r.caller_reference)
         .collect();
     fake.clear_faults();
-    handler
-        .handle(&event("s3-put.json"), deadline(Duration::from_secs(5)))
-        .await
-        .unwrap();
+    handle_sample(&handler, "s3-put.json").await.unwrap();
     let received = fake.received();
     assert_eq!(received.len(), fake_received_before + 1);
     assert!(refs_before.contains(&received.last().unwrap().caller_reference));
@@ -221,10 +198,7 @@ async fn slow_answer_past_the_deadline_fails_in_time() {
     assert!(error.to_string().contains("deadline"), "{error}");
     // CloudFront did act; Lambda's retry gets the same invalidation back, not a second one.
     assert_eq!(fake.invalidations().len(), 1);
-    handler
-        .handle(&event("s3-put.json"), deadline(Duration::from_secs(5)))
-        .await
-        .unwrap();
+    handle_sample(&handler, "s3-put.json").await.unwrap();
     assert_eq!(fake.invalidations().len(), 1);
     assert!(matches!(
         fake.received().last().unwrap().answer,
@@ -308,13 +282,8 @@ async fn after_retries_the_invalidated_paths_equal_the_changed_paths() {
 
 #[tokio::test]
 async fn sqs_batch_reports_only_the_bad_message() {
-    let fake = fake().await;
-    let handler = handler(&fake.endpoint(), site_config(DISTRIBUTION));
-    let answer = handler
-        .handle(
-            &event("bad-sqs-partial.json"),
-            deadline(Duration::from_secs(5)),
-        )
+    let (fake, handler) = site().await;
+    let answer = handle_sample(&handler, "bad-sqs-partial.json")
         .await
         .unwrap();
     assert_eq!(
@@ -355,13 +324,8 @@ async fn sqs_messages_of_a_failed_invalidation_come_back() {
 
 #[tokio::test]
 async fn direct_event_with_a_bad_record_sends_the_good_ones_then_fails() {
-    let fake = fake().await;
-    let handler = handler(&fake.endpoint(), site_config(DISTRIBUTION));
-    let error = handler
-        .handle(
-            &event("bad-undecodable-key.json"),
-            deadline(Duration::from_secs(5)),
-        )
+    let (fake, handler) = site().await;
+    let error = handle_sample(&handler, "bad-undecodable-key.json")
         .await
         .unwrap_err();
     assert_eq!(created(&fake), [["/good.html"]]);
@@ -371,15 +335,8 @@ async fn direct_event_with_a_bad_record_sends_the_good_ones_then_fails() {
 
 #[tokio::test]
 async fn test_event_is_acknowledged_without_a_call() {
-    let fake = fake().await;
-    let handler = handler(&fake.endpoint(), site_config(DISTRIBUTION));
-    let answer = handler
-        .handle(
-            &event("s3-test-event.json"),
-            deadline(Duration::from_secs(5)),
-        )
-        .await
-        .unwrap();
+    let (fake, handler) = site().await;
+    let answer = handle_sample(&handler, "s3-test-event.json").await.unwrap();
     assert_eq!(answer["invalidations"], json!([]));
     assert_eq!(answer["skipped"][0]["record"], json!("s3:TestEvent"));
     assert!(fake.received().is_empty());

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
-use devtools::fake_cloudfront::{FakeCloudFront, Fault};
+use devtools::fake_cloudfront::Fault;
 use devtools::runtime_api::RuntimeApi;
 use s3_cloudfront_invalidator::report::{Counts, emf_line};
 use serde_json::Value;
@@ -19,9 +19,7 @@ async fn counts_for(
     faults: Vec<Fault>,
     time: Duration,
 ) -> (Counts, &'static str) {
-    let fake = FakeCloudFront::start(&[DISTRIBUTION], Duration::from_secs(60))
-        .await
-        .unwrap();
+    let fake = fake().await;
     fake.inject(faults);
     let handler = handler(&fake.endpoint(), site_config(DISTRIBUTION));
     let outcome = handler
@@ -81,10 +79,7 @@ async fn throttled_run() {
 
 #[tokio::test]
 async fn redelivery_is_counted_as_reused_and_not_billed() {
-    let fake = FakeCloudFront::start(&[DISTRIBUTION], Duration::from_secs(60))
-        .await
-        .unwrap();
-    let handler = handler(&fake.endpoint(), site_config(DISTRIBUTION));
+    let (_fake, handler) = site().await;
     handler
         .run(&event("s3-put.json"), deadline(Duration::from_secs(5)))
         .await
@@ -150,9 +145,7 @@ fn emf_line_follows_the_embedded_metric_format() {
 
 /// Runs the binary, invokes it, and returns everything it printed.
 async fn binary_output(log_format: &str, events: &[&str]) -> Vec<String> {
-    let fake = FakeCloudFront::start(&[DISTRIBUTION], Duration::from_secs(60))
-        .await
-        .unwrap();
+    let fake = fake().await;
     let runtime = RuntimeApi::start().await.unwrap();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_s3-cloudfront-invalidator"))
         .env_clear()

@@ -42,9 +42,7 @@ fn sample(name: &str) -> Vec<u8> {
 
 #[tokio::test]
 async fn binary_serves_events_and_survives_bad_ones() {
-    let fake = FakeCloudFront::start(&[DISTRIBUTION], Duration::from_secs(60))
-        .await
-        .unwrap();
+    let fake = fake().await;
     let runtime = RuntimeApi::start().await.unwrap();
     let _function = function(&runtime, &fake, &[]);
     let timeout = Duration::from_secs(10);
@@ -105,9 +103,7 @@ async fn binary_serves_events_and_survives_bad_ones() {
 
 #[tokio::test]
 async fn invalid_configuration_stops_start_up_with_one_line() {
-    let fake = FakeCloudFront::start(&[DISTRIBUTION], Duration::from_secs(60))
-        .await
-        .unwrap();
+    let fake = fake().await;
     let runtime = RuntimeApi::start().await.unwrap();
     let function = function(&runtime, &fake, &[("DISTRIBUTION_ID", "not-an-id")]);
     let output = tokio::time::timeout(Duration::from_secs(10), function.wait_with_output())

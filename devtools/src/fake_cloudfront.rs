@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -293,15 +293,8 @@ async fn respond(
     state: Arc<Mutex<State>>,
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, DropConnection> {
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let body = request
-        .into_body()
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
+    let (method, segments, body) = crate::split_request(request).await;
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     match (method, segments.as_slice()) {
         (Method::POST, ["2020-05-31", "distribution", id, "invalidation"]) => {
             create(&state, id, &String::from_utf8_lossy(&body)).await

@@ -3,3 +3,27 @@
 pub mod events;
 pub mod fake_cloudfront;
 pub mod runtime_api;
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+
+/// A request's method, path segments and body, as both loopback servers route on them.
+pub(crate) async fn split_request(
+    request: hyper::Request<hyper::body::Incoming>,
+) -> (hyper::Method, Vec<String>, Bytes) {
+    let method = request.method().clone();
+    let segments = request
+        .uri()
+        .path()
+        .trim_matches('/')
+        .split('/')
+        .map(str::to_owned)
+        .collect();
+    let body = request
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    (method, segments, body)
+}

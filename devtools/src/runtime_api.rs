@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -160,20 +160,8 @@ async fn respond(
     events: Events,
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let segments: Vec<String> = path
-        .trim_matches('/')
-        .split('/')
-        .map(str::to_owned)
-        .collect();
+    let (method, segments, body) = crate::split_request(request).await;
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-    let body = request
-        .into_body()
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
     let body = String::from_utf8_lossy(&body).into_owned();
     Ok(match (method, segments.as_slice()) {
         (Method::GET, ["2018-06-01", "runtime", "invocation", "next"]) => {

@@ -4,8 +4,9 @@
 use std::time::Duration;
 
 use aws_sdk_cloudfront::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
+use devtools::fake_cloudfront::FakeCloudFront;
 use s3_cloudfront_invalidator::config::Config;
-use s3_cloudfront_invalidator::handler::Handler;
+use s3_cloudfront_invalidator::handler::{Handler, HandlerError};
 use s3_cloudfront_invalidator::send::{Backoff, CloudFront, https_client};
 use serde_json::Value;
 use tokio::time::Instant;
@@ -56,9 +57,33 @@ pub fn handler(endpoint: &str, config: Config) -> Handler<CloudFront> {
     }
 }
 
+/// A CloudFront fake serving [`DISTRIBUTION`], whose invalidations stay in progress a minute.
+pub async fn fake() -> FakeCloudFront {
+    FakeCloudFront::start(&[DISTRIBUTION], Duration::from_secs(60))
+        .await
+        .unwrap()
+}
+
+/// The fake, and a handler for the sample site pointed at it.
+pub async fn site() -> (FakeCloudFront, Handler<CloudFront>) {
+    let fake = fake().await;
+    let handler = handler(&fake.endpoint(), site_config(DISTRIBUTION));
+    (fake, handler)
+}
+
 pub fn event(name: &str) -> Value {
     let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
     serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
+}
+
+/// Runs a sample from events/ with five seconds to go.
+pub async fn handle_sample(
+    handler: &Handler<CloudFront>,
+    name: &str,
+) -> Result<Value, HandlerError> {
+    handler
+        .handle(&event(name), deadline(Duration::from_secs(5)))
+        .await
 }
 
 pub fn deadline(after: Duration) -> Instant {
