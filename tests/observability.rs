@@ -144,8 +144,9 @@ fn emf_line_follows_the_embedded_metric_format() {
 }
 
 /// Runs the binary, invokes it, and returns everything it printed.
-async fn binary_output(log_format: &str, events: &[&str]) -> Vec<String> {
+async fn binary_output(log_format: &str, events: &[&str], faults: Vec<Fault>) -> Vec<String> {
     let fake = fake().await;
+    fake.inject(faults);
     let runtime = RuntimeApi::start().await.unwrap();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_s3-cloudfront-invalidator"))
         .env_clear()
@@ -182,7 +183,7 @@ async fn binary_output(log_format: &str, events: &[&str]) -> Vec<String> {
     }
     for name in events {
         let body = std::fs::read(format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
-        runtime.invoke(body, Duration::from_secs(10)).await.unwrap();
+        runtime.invoke(body, Duration::from_secs(2)).await.unwrap();
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     let lines = lines.lock().unwrap().clone();
@@ -209,7 +210,7 @@ fn assert_nothing_secret(lines: &[String]) {
 
 #[tokio::test]
 async fn json_logs_carry_the_outcome_and_request_id() {
-    let lines = binary_output("JSON", &["sqs-batch.json", "bad-sqs-partial.json"]).await;
+    let lines = binary_output("JSON", &["sqs-batch.json", "bad-sqs-partial.json"], vec![]).await;
     assert_nothing_secret(&lines);
     let parsed: Vec<Value> = lines
         .iter()
@@ -270,7 +271,7 @@ async fn json_logs_carry_the_outcome_and_request_id() {
 
 #[tokio::test]
 async fn text_logs_name_the_outcome() {
-    let lines = binary_output("Text", &["s3-put.json"]).await;
+    let lines = binary_output("Text", &["s3-put.json"], vec![]).await;
     assert_nothing_secret(&lines);
     let outcome = lines
         .iter()
@@ -284,4 +285,37 @@ async fn text_logs_name_the_outcome() {
         outcome.contains("outcome=\"ok\"") && outcome.contains("billed_paths=1"),
         "{outcome}"
     );
+}
+
+#[tokio::test]
+async fn throttled_run_is_logged_and_measured() {
+    // Throttled for the whole invocation (2 s less the margin): retries, then gives up.
+    let throttles = (0..1000).map(|_| Fault::Throttle).collect();
+    let lines = binary_output("JSON", &["s3-put.json"], throttles).await;
+    assert_nothing_secret(&lines);
+    let parsed: Vec<Value> = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let retries = parsed
+        .iter()
+        .filter(|v| v["fields"]["message"] == "retrying CreateInvalidation")
+        .count();
+    assert!(retries >= 1, "{lines:#?}");
+    let outcome = parsed
+        .iter()
+        .find(|v| v["fields"]["message"] == "invalidation outcome")
+        .expect("an outcome line");
+    assert_eq!(outcome["level"], "WARN");
+    assert_eq!(outcome["fields"]["outcome"], "retry_later");
+    assert_eq!(outcome["fields"]["retries"], retries);
+    assert_eq!(outcome["fields"]["throttles"], retries + 1);
+    assert_eq!(outcome["fields"]["billed_paths"], 0);
+    let metrics = parsed
+        .iter()
+        .find(|v| v["_aws"].is_object())
+        .expect("a metrics line");
+    assert_eq!(metrics["Throttles"], retries + 1);
+    assert_eq!(metrics["FailedRecords"], 1);
+    assert_eq!(metrics["InvalidationsCreated"], 0);
 }
