@@ -555,6 +555,23 @@ mod tests {
     }
 
     #[test]
+    fn sqs_around_eventbridge_for_existing_buckets() {
+        let path = format!(
+            "{}/events/eventbridge-created.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let body = std::fs::read_to_string(path).unwrap();
+        let event = serde_json::json!({"Records": [{"messageId": "m-1", "body": body, "eventSource": "aws:sqs"}]});
+        let decoded = decode(&event).unwrap();
+        assert_eq!(
+            keys(&decoded),
+            [("assets/main script.js", ChangeKind::Created)]
+        );
+        assert_eq!(decoded.sqs_messages, Some(vec!["m-1".to_string()]));
+        assert!(decoded.changes[0].identity.starts_with("sqs:m-1 eb:"));
+    }
+
+    #[test]
     fn eventbridge_created_and_deleted() {
         let decoded = sample("eventbridge-created.json");
         assert_eq!(
