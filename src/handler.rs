@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use crate::config::Config;
 use crate::event::{self, EventError};
-use crate::plan::{self, Invalidation, Plan, Summary};
+use crate::plan::{self, Invalidation, Plan};
 use crate::report;
 use crate::send::{Backoff, Invalidator, Receipt, SendError, Sent, send};
 
@@ -37,7 +37,8 @@ pub struct Metrics {
 #[derive(Debug)]
 pub struct Outcome {
     pub plan: Plan,
-    pub sent: Vec<(Invalidation, Sent)>,
+    /// How each of `plan.invalidations` went, in the same order.
+    pub sent: Vec<Sent>,
     /// The decoded changes the plan's indices refer to.
     pub changes: Vec<event::Change>,
     /// Message ids of an SQS batch; `None` for other event sources.
@@ -90,21 +91,24 @@ impl Outcome {
             .iter()
             .filter_map(|r| r.message)
             .collect();
-        for (invalidation, sent) in &self.sent {
-            if sent.result.is_err() {
-                failed.extend(
-                    invalidation
-                        .changes
-                        .iter()
-                        .filter_map(|&i| self.changes[i].message),
-                );
-            }
+        for (invalidation, _) in self.errors() {
+            failed.extend(
+                invalidation
+                    .changes
+                    .iter()
+                    .filter_map(|&i| self.changes[i].message),
+            );
         }
         failed
     }
 
+    /// Each planned invalidation with how sending it went.
+    pub fn attempts(&self) -> impl Iterator<Item = (&Invalidation, &Sent)> {
+        self.plan.invalidations.iter().zip(&self.sent)
+    }
+
     pub fn receipts(&self) -> impl Iterator<Item = (&Invalidation, &Receipt)> {
-        self.sent.iter().filter_map(|(invalidation, sent)| {
+        self.attempts().filter_map(|(invalidation, sent)| {
             sent.result
                 .as_ref()
                 .ok()
@@ -113,16 +117,12 @@ impl Outcome {
     }
 
     pub fn errors(&self) -> impl Iterator<Item = (&Invalidation, &SendError)> {
-        self.sent.iter().filter_map(|(invalidation, sent)| {
+        self.attempts().filter_map(|(invalidation, sent)| {
             sent.result
                 .as_ref()
                 .err()
                 .map(|error| (invalidation, error))
         })
-    }
-
-    pub fn summary(&self) -> Summary {
-        self.plan.summary
     }
 
     fn success_body(&self) -> Value {
@@ -195,6 +195,7 @@ impl<I: Invalidator> Handler<I> {
         let plan = plan::plan(&decoded, &self.config);
         // Distributions go concurrently, so one refusing for the whole deadline does not starve
         // the others; a distribution's own requests go in turn, for its in-progress limits.
+        // join_all keeps the groups' order, so results line up with plan.invalidations.
         let mut by_distribution: Vec<Vec<&Invalidation>> = Vec::new();
         for invalidation in &plan.invalidations {
             match by_distribution.last_mut() {
@@ -207,10 +208,7 @@ impl<I: Invalidator> Handler<I> {
         let sent = join_all(by_distribution.into_iter().map(|group| async move {
             let mut sent = Vec::with_capacity(group.len());
             for invalidation in group {
-                sent.push((
-                    invalidation.clone(),
-                    send(&self.invalidator, invalidation, deadline, self.backoff).await,
-                ));
+                sent.push(send(&self.invalidator, invalidation, deadline, self.backoff).await);
             }
             sent
         }))

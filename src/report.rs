@@ -43,7 +43,7 @@ impl Outcome {
             .iter()
             .filter(|(_, receipt)| receipt.reused)
             .count();
-        let retried = self.sent.iter().flat_map(|(_, sent)| &sent.retried_after);
+        let retried = self.sent.iter().flat_map(|sent| &sent.retried_after);
         let failed_sends = self
             .errors()
             .map(|(invalidation, _)| invalidation.changes.len())
@@ -68,11 +68,7 @@ impl Outcome {
                 .sum(),
             invalidations_created: receipts.len() - reused,
             invalidations_reused: reused,
-            retries: self
-                .sent
-                .iter()
-                .map(|(_, sent)| sent.retried_after.len())
-                .sum(),
+            retries: self.sent.iter().map(|sent| sent.retried_after.len()).sum(),
             throttles: retried.clone().filter(|e| is_throttle(e)).count()
                 + self.errors().filter(|(_, e)| is_throttle(e)).count(),
             skipped_records: self.plan.skipped.len(),
@@ -123,9 +119,10 @@ pub fn log(outcome: &Outcome) {
         .map(|(_, receipt)| receipt.id.as_str())
         .collect();
     let references: Vec<&str> = outcome
-        .sent
+        .plan
+        .invalidations
         .iter()
-        .map(|(i, _)| i.caller_reference.as_str())
+        .map(|i| i.caller_reference.as_str())
         .collect();
     let failures = outcome.failures();
     macro_rules! outcome_line {
