@@ -43,7 +43,11 @@ impl Outcome {
             .iter()
             .filter(|(_, receipt)| receipt.reused)
             .count();
-        let retried = self.sent.iter().flat_map(|sent| &sent.retried_after);
+        let retried: Vec<&SendError> = self
+            .sent
+            .iter()
+            .flat_map(|sent| &sent.retried_after)
+            .collect();
         let failed_sends = self
             .errors()
             .map(|(invalidation, _)| invalidation.changes.len())
@@ -68,8 +72,8 @@ impl Outcome {
                 .sum(),
             invalidations_created: receipts.len() - reused,
             invalidations_reused: reused,
-            retries: self.sent.iter().map(|sent| sent.retried_after.len()).sum(),
-            throttles: retried.clone().filter(|e| is_throttle(e)).count()
+            retries: retried.len(),
+            throttles: retried.iter().filter(|e| is_throttle(e)).count()
                 + self.errors().filter(|(_, e)| is_throttle(e)).count(),
             skipped_records: self.plan.skipped.len(),
             failed_records: self.plan.rejected.len() + failed_sends,
