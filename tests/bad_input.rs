@@ -45,14 +45,11 @@ async fn assert_record_rejected(bad_record: Value, reason: &str) {
 async fn not_json() {
     let fake = fake().await;
     let runtime = RuntimeApi::start().await.unwrap();
-    let _function = tokio::process::Command::new(env!("CARGO_BIN_EXE_s3-cloudfront-invalidator"))
-        .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", runtime.host())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "f")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ENDPOINT_URL_CLOUDFRONT", fake.endpoint())
+    let _function = runtime
+        .function_command(
+            env!("CARGO_BIN_EXE_s3-cloudfront-invalidator"),
+            &fake.endpoint(),
+        )
         .env("DISTRIBUTION_ID", DISTRIBUTION)
         .stdout(Stdio::null())
         .kill_on_drop(true)

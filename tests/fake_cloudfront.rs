@@ -153,9 +153,10 @@ async fn persistent_throttling_fails_before_the_deadline_so_lambda_retries() {
         .handle(&event("s3-put.json"), deadline(Duration::from_millis(300)))
         .await
         .unwrap_err();
-    // An attempt in flight is cut at the deadline; DEADLINE_MARGIN covers the answer after it.
+    // An attempt in flight is cut at the deadline; DEADLINE_MARGIN (500 ms) covers the answer
+    // after it, and the slack here absorbs a loaded machine's scheduling.
     assert!(
-        started.elapsed() < Duration::from_millis(350),
+        started.elapsed() < Duration::from_millis(450),
         "{:?}",
         started.elapsed()
     );

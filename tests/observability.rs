@@ -148,24 +148,21 @@ async fn binary_output(log_format: &str, events: &[&str], faults: Vec<Fault>) ->
     let fake = fake().await;
     fake.inject(faults);
     let runtime = RuntimeApi::start().await.unwrap();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_s3-cloudfront-invalidator"))
-        .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", runtime.host())
+    let mut child = runtime
+        .function_command(
+            env!("CARGO_BIN_EXE_s3-cloudfront-invalidator"),
+            &fake.endpoint(),
+        )
         .env("AWS_LAMBDA_FUNCTION_NAME", "site-invalidator")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
         .env("AWS_LAMBDA_LOG_FORMAT", log_format)
         .env("AWS_LAMBDA_LOG_LEVEL", "INFO")
-        .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "AKIDSHOULDNOTLEAK")
         .env("AWS_SECRET_ACCESS_KEY", "secret-should-not-leak")
         .env("AWS_SESSION_TOKEN", "token-should-not-leak")
-        .env("AWS_ENDPOINT_URL_CLOUDFRONT", fake.endpoint())
         .env("DISTRIBUTION_ID", DISTRIBUTION)
         .env("METRICS_NAMESPACE", "Test/Invalidator")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true)
         .spawn()
         .unwrap();
     let lines = Arc::new(Mutex::new(Vec::new()));

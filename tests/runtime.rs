@@ -10,26 +10,19 @@ use common::*;
 use devtools::fake_cloudfront::FakeCloudFront;
 use devtools::runtime_api::{Reply, RuntimeApi};
 use serde_json::Value;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 fn function(runtime: &RuntimeApi, fake: &FakeCloudFront, extra: &[(&str, &str)]) -> Child {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_s3-cloudfront-invalidator"));
+    let mut command = runtime.function_command(
+        env!("CARGO_BIN_EXE_s3-cloudfront-invalidator"),
+        &fake.endpoint(),
+    );
     command
-        .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", runtime.host())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "s3-cloudfront-invalidator")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
-        .env("AWS_SECRET_ACCESS_KEY", "secret")
-        .env("AWS_ENDPOINT_URL_CLOUDFRONT", fake.endpoint())
         .env("DISTRIBUTION_ID", DISTRIBUTION)
         .env("SOURCE_BUCKET", "example-site")
         .env("INDEX_DOCUMENT", "index.html")
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+        .stderr(Stdio::piped());
     for (name, value) in extra {
         command.env(name, value);
     }

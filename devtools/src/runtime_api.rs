@@ -15,6 +15,7 @@ use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
+use tokio::process::Command;
 use tokio::sync::{mpsc, oneshot};
 
 /// What the function posted for one invocation.
@@ -88,6 +89,32 @@ impl RuntimeApi {
             shared,
             next_id: Arc::new(AtomicU64::new(1)),
         })
+    }
+
+    /// A function process as Lambda starts one: a clean environment holding this Runtime
+    /// API, the function's metadata, a region, throwaway credentials and the CloudFront
+    /// endpoint. Callers add their own configuration; the process dies with the command.
+    pub fn function_command(
+        &self,
+        program: impl AsRef<std::ffi::OsStr>,
+        cloudfront_endpoint: &str,
+    ) -> Command {
+        let mut command = Command::new(program);
+        command
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("AWS_LAMBDA_RUNTIME_API", self.host())
+            .env("AWS_LAMBDA_FUNCTION_NAME", "s3-cloudfront-invalidator")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "AKIDLOCAL")
+            .env("AWS_SECRET_ACCESS_KEY", "local-secret")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_ENDPOINT_URL_CLOUDFRONT", cloudfront_endpoint)
+            .kill_on_drop(true);
+        command
     }
 
     /// The value for `AWS_LAMBDA_RUNTIME_API`.

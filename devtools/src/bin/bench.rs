@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use devtools::events::{s3_event, site_keys, sqs_event};
 use devtools::fake_cloudfront::FakeCloudFront;
 use devtools::runtime_api::{Reply, RuntimeApi};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 const DISTRIBUTION: &str = "EBENCH1EXAMPLE";
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -71,9 +71,9 @@ fn spawn(
     fake: &FakeCloudFront,
 ) -> std::io::Result<Child> {
     let mut command = match peer {
-        Peer::Rust => Command::new(&setup.rust),
+        Peer::Rust => runtime.function_command(&setup.rust, &fake.endpoint()),
         Peer::Python => {
-            let mut command = Command::new(&setup.python);
+            let mut command = runtime.function_command(&setup.python, &fake.endpoint());
             command
                 .args(["-m", "awslambdaric", "lambda_function.handler"])
                 .current_dir(&setup.peer_dir);
@@ -81,19 +81,7 @@ fn spawn(
         }
     };
     command
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("AWS_LAMBDA_RUNTIME_API", runtime.host())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "bench")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         .env("AWS_LAMBDA_LOG_LEVEL", "ERROR")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "AKIDBENCH")
-        .env("AWS_SECRET_ACCESS_KEY", "bench-secret")
-        .env("AWS_ENDPOINT_URL_CLOUDFRONT", fake.endpoint())
-        .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("DISTRIBUTION_ID", DISTRIBUTION)
         .env("METRICS", "false")
         .stdout(Stdio::null())

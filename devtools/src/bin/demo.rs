@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use devtools::fake_cloudfront::{Answer, FakeCloudFront};
 use devtools::runtime_api::{Reply, RuntimeApi};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 const DISTRIBUTION: &str = "EDEMO1EXAMPLE";
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -112,16 +112,9 @@ fn start_function(
     runtime: &RuntimeApi,
     fake: &FakeCloudFront,
 ) -> Result<Child, String> {
-    Command::new(binary)
-        .env("AWS_LAMBDA_RUNTIME_API", runtime.host())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "s3-cloudfront-invalidator")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+    runtime
+        .function_command(binary, &fake.endpoint())
         .env("AWS_LAMBDA_LOG_LEVEL", "WARN")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "AKIDDEMO")
-        .env("AWS_SECRET_ACCESS_KEY", "demo-secret")
-        .env("AWS_ENDPOINT_URL_CLOUDFRONT", fake.endpoint())
         .env("DISTRIBUTION_ID", DISTRIBUTION)
         .env("SOURCE_BUCKET", "example-site")
         .env("INDEX_DOCUMENT", "index.html")
