@@ -47,6 +47,7 @@ def conditions(mode, existing_bucket):
         "DirectNewBucket": not queued and not existing_bucket,
         "DirectExistingBucket": not queued and existing_bucket,
         "HasIndexDocument": True,
+        "HasKeyPrefix": False,
         "HasAlarmTopic": False,
     }
 
@@ -123,6 +124,7 @@ class FunctionProperties(unittest.TestCase):
         pattern = rule["Properties"]["EventPattern"]
         self.assertEqual(pattern["source"], ["aws.s3"])
         self.assertEqual(pattern["detail-type"], ["Object Created", "Object Deleted"])
+        self.assertEqual(pattern["detail"], {"bucket": {"name": [{"Ref": "BucketName"}]}}, "no empty prefix filter")
 
     def test_alarms_and_log_retention(self):
         res = TEMPLATE["Resources"]
