@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use devtools::events::{site_keys, sqs_event};
 use devtools::fake_cloudfront::{Answer, FakeCloudFront};
 use devtools::runtime_api::{Reply, RuntimeApi};
 use tokio::process::Child;
@@ -77,8 +78,22 @@ async fn run(binary: PathBuf, events: PathBuf) -> Result<(), String> {
     );
 
     for (file, what) in SCRIPT {
-        invoke(&runtime, &fake, &events.join(file), file, what).await?;
+        invoke(
+            &runtime,
+            &fake,
+            &format!("{file}: {what}"),
+            read(&events.join(file))?,
+        )
+        .await?;
     }
+    let deploy = sqs_event(&site_keys(3000, 150)).to_string().into_bytes();
+    invoke(
+        &runtime,
+        &fake,
+        "generated SQS batch: a site deploy of 3,000 files in 150 folders (Queued mode)",
+        deploy,
+    )
+    .await?;
 
     println!("== s3-put.json again: a retried or re-delivered event");
     let before = fake.invalidations().len();
@@ -102,7 +117,7 @@ async fn run(binary: PathBuf, events: PathBuf) -> Result<(), String> {
     println!(
         "done: {} invalidations created for {} events",
         fake.invalidations().len(),
-        SCRIPT.len() + 1
+        SCRIPT.len() + 2
     );
     Ok(())
 }
@@ -136,13 +151,12 @@ fn read(path: &Path) -> Result<Vec<u8>, String> {
 async fn invoke(
     runtime: &RuntimeApi,
     fake: &FakeCloudFront,
-    path: &Path,
-    file: &str,
-    what: &str,
+    title: &str,
+    event: Vec<u8>,
 ) -> Result<(), String> {
-    println!("== {file}: {what}");
+    println!("== {title}");
     let known = fake.invalidations().len();
-    let invoked = runtime.invoke(read(path)?, TIMEOUT).await?;
+    let invoked = runtime.invoke(event, TIMEOUT).await?;
     let (kind, body) = match &invoked.reply {
         Reply::Response(body) => ("answer", body),
         Reply::Error(body) => ("error", body),
