@@ -130,6 +130,15 @@ struct Scope {
 }
 
 impl Scope {
+    /// A record at `label` within this scope, left out for `reason`.
+    fn skipped(&self, label: &str, reason: String) -> Skipped {
+        Skipped {
+            record: join(&self.label, label).trim().to_owned(),
+            reason,
+            message: self.message,
+        }
+    }
+
     fn nested(&self, label: &str, identity: &str) -> Scope {
         Scope {
             label: join(&self.label, label),
@@ -181,19 +190,11 @@ struct EventBridgeObject {
 
 impl Decoded {
     fn reject(&mut self, scope: &Scope, label: &str, reason: impl Into<String>) {
-        self.rejected.push(Skipped {
-            record: join(&scope.label, label).trim().to_owned(),
-            reason: reason.into(),
-            message: scope.message,
-        });
+        self.rejected.push(scope.skipped(label, reason.into()));
     }
 
     fn ignore(&mut self, scope: &Scope, label: &str, reason: impl Into<String>) {
-        self.ignored.push(Skipped {
-            record: join(&scope.label, label).trim().to_owned(),
-            reason: reason.into(),
-            message: scope.message,
-        });
+        self.ignored.push(scope.skipped(label, reason.into()));
     }
 
     fn decode_sqs_message(&mut self, index: usize, record: &Value) {

@@ -52,12 +52,7 @@ pub fn decode_key(encoded: &str) -> Result<String, KeyError> {
     if encoded.is_empty() {
         return Err(KeyError::Empty);
     }
-    let bytes = encoded.as_bytes();
-    if let Some(at) = bytes.iter().enumerate().position(|(i, &b)| {
-        b == b'%'
-            && !(bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
-                && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
-    }) {
+    if let Some(at) = malformed_escape(encoded) {
         return Err(KeyError::MalformedEscape(abbreviate(encoded), at));
     }
     let spaced = encoded.replace('+', " ");
@@ -114,17 +109,18 @@ pub fn is_valid_cloudfront_path(path: &str) -> bool {
         && path
             .bytes()
             .all(|b| b.is_ascii_graphic() && !UNSAFE_VISIBLE.contains(&b))
-        && escapes_are_well_formed(path)
+        && malformed_escape(path).is_none()
 }
 
 /// The visible ASCII characters a path must not hold literally (`%` only starts escapes).
 const UNSAFE_VISIBLE: &[u8] = b"\"<>#{}|\\^[]`?~";
 
-fn escapes_are_well_formed(path: &str) -> bool {
-    let bytes = path.as_bytes();
-    bytes.iter().enumerate().all(|(i, &b)| {
-        b != b'%'
-            || (bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+/// Byte offset of the first `%` not followed by two hex digits.
+fn malformed_escape(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    bytes.iter().enumerate().position(|(i, &b)| {
+        b == b'%'
+            && !(bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
                 && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
     })
 }

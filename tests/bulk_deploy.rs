@@ -54,12 +54,7 @@ async fn drain(
             .await
             .unwrap();
         figures.invocations += 1;
-        let failed: BTreeSet<&str> = answer["batchItemFailures"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| f["itemIdentifier"].as_str().unwrap())
-            .collect();
+        let failed: BTreeSet<&str> = failed_message_ids(&answer).into_iter().collect();
         figures.redelivered += failed.len();
         for message in event["Records"].as_array().unwrap() {
             if failed.contains(message["messageId"].as_str().unwrap()) {

@@ -306,12 +306,7 @@ async fn sqs_messages_of_a_failed_invalidation_come_back() {
         )
         .await
         .unwrap();
-    let failed: Vec<&str> = answer["batchItemFailures"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["itemIdentifier"].as_str().unwrap())
-        .collect();
+    let failed = failed_message_ids(&answer);
     assert_eq!(
         failed,
         [

@@ -86,6 +86,16 @@ pub async fn handle_sample(
         .await
 }
 
+/// The message ids an SQS answer hands back for redelivery.
+pub fn failed_message_ids(answer: &Value) -> Vec<&str> {
+    answer["batchItemFailures"]
+        .as_array()
+        .expect("an SQS answer")
+        .iter()
+        .map(|failure| failure["itemIdentifier"].as_str().expect("a message id"))
+        .collect()
+}
+
 pub fn deadline(after: Duration) -> Instant {
     Instant::now() + after
 }
