@@ -1,11 +1,15 @@
 # Everything a target needs is installed by the target itself into project-local places:
-# .venv (moto, cargo-lambda, ziglang), .venv-sam (aws-sam-cli, cfn-lint), rustup targets.
+# .venv (moto, cargo-lambda, ziglang), .venv-sam (aws-sam-cli, cfn-lint), .venv-checkov
+# (checkov), rustup targets.
 
 PYTHON ?= python3
 VENV := .venv
 SAM_VENV := .venv-sam
+CHECKOV_VENV := .venv-checkov
 BENCH_VENV := .venv-bench
 SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
+# Fails on any finding; the template skips a check only per resource, with its reason.
+CHECKOV := $(CHECKOV_VENV)/bin/checkov
 FUNCTION := target/release/s3-cloudfront-invalidator
 CARGO_DENY := .tools/bin/cargo-deny
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
@@ -21,10 +25,11 @@ test: $(VENV)/.installed $(SAM_VENV)/.installed
 	$(SAM_VENV)/bin/cfn-lint template.yaml
 	$(SAM) validate --lint
 
-lint: $(SAM_VENV)/.installed $(CARGO_DENY)
+lint: $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed $(CARGO_DENY)
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(SAM_VENV)/bin/cfn-lint template.yaml
+	$(CHECKOV) --file template.yaml --framework cloudformation --quiet --compact --skip-download
 	$(CARGO_DENY) check bans licenses sources
 
 build: $(VENV)/.installed
@@ -55,7 +60,7 @@ events: $(SAM_VENV)/.installed
 
 clean:
 	cargo clean
-	rm -rf $(VENV) $(SAM_VENV) $(BENCH_VENV) .aws-sam .tools
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) $(BENCH_VENV) .aws-sam .tools
 
 $(FUNCTION): Cargo.toml Cargo.lock $(wildcard src/*.rs)
 	cargo build --release --bin s3-cloudfront-invalidator
@@ -76,4 +81,9 @@ $(BENCH_VENV)/.installed: bench/requirements.txt
 $(SAM_VENV)/.installed: requirements-sam.txt
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt
+	touch $@
+
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	touch $@

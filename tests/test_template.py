@@ -82,7 +82,7 @@ class FunctionProperties(unittest.TestCase):
         function = TEMPLATE["Resources"]["InvalidatorFunction"]
         props = function["Properties"]
         self.assertEqual(function["Type"], "AWS::Serverless::Function")
-        self.assertEqual(function["Metadata"], {"BuildMethod": "rust-cargolambda"})
+        self.assertEqual(function["Metadata"]["BuildMethod"], "rust-cargolambda")
         self.assertEqual(props["Runtime"], "provided.al2023")
         self.assertEqual(props["Handler"], "bootstrap")
         self.assertEqual(props["Architectures"], ["arm64"])
@@ -93,7 +93,8 @@ class FunctionProperties(unittest.TestCase):
 
     def test_parameters_a_user_needs(self):
         for name in ["DistributionId", "BucketName", "KeyPrefix", "PathPrefix", "IndexDocument", "LogLevel",
-                     "Mode", "BatchSize", "BatchingWindowSeconds", "AlarmTopicArn", "LogRetentionDays"]:
+                     "Mode", "BatchSize", "BatchingWindowSeconds", "MaximumConcurrency", "AlarmTopicArn",
+                     "LogRetentionDays"]:
             self.assertIn(name, TEMPLATE["Parameters"])
         self.assertEqual(TEMPLATE["Parameters"]["Mode"]["AllowedValues"], ["Queued", "Direct"])
 
@@ -131,6 +132,111 @@ class FunctionProperties(unittest.TestCase):
         self.assertEqual(res["FailuresWaiting"]["Properties"]["Dimensions"][0]["Value"], {"Fn::GetAtt": ["FailureQueue", "QueueName"]})
         self.assertEqual(res["FunctionErrors"]["Properties"]["MetricName"], "Errors")
         self.assertEqual(res["FunctionLogGroup"]["Properties"]["RetentionInDays"], {"Ref": "LogRetentionDays"})
+
+
+CLOUDFRONT_WILDCARDS_IN_PROGRESS = 15
+
+
+def evaluate_rule(value, parameters):
+    """Evaluates a Rules condition or assertion as CloudFormation does: Ref gives the
+    parameter's value as a string, and the rule functions compare strings."""
+    if isinstance(value, dict):
+        (function, args), = value.items()
+        if function == "Ref":
+            return str(parameters[args])
+        args = [evaluate_rule(arg, parameters) for arg in args]
+        if function == "Fn::Equals":
+            return args[0] == args[1]
+        if function == "Fn::Not":
+            return not args[0]
+        if function == "Fn::And":
+            return all(args)
+        if function == "Fn::Or":
+            return any(args)
+        if function == "Fn::Contains":
+            return args[1] in args[0]
+        raise AssertionError(f"rule function this test does not know: {function}")
+    if isinstance(value, list):
+        return [evaluate_rule(v, parameters) for v in value]
+    return str(value)
+
+
+def rule_refs(value):
+    if isinstance(value, dict):
+        if set(value) == {"Ref"}:
+            yield value["Ref"]
+        for v in value.values():
+            yield from rule_refs(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from rule_refs(v)
+
+
+class BulkDeploys(unittest.TestCase):
+    """Queued mode's concurrency cap keeps wildcards within CloudFront's limit, and the
+    template refuses a batch Lambda would refuse, before creating anything."""
+
+    def test_queued_mode_caps_concurrency_with_the_parameter(self):
+        parameter = TEMPLATE["Parameters"]["MaximumConcurrency"]
+        self.assertIn(parameter["Default"], parameter["AllowedValues"])
+        for value in parameter["AllowedValues"]:
+            self.assertTrue(2 <= int(value) <= 1000, "CloudFormation's range for MaximumConcurrency")
+        template = expanded()
+        queued = resources(template, conditions("Queued", False))
+        mapping = queued["QueueToFunction"]["Properties"]
+        self.assertEqual(mapping["ScalingConfig"], {"MaximumConcurrency": {"Ref": "MaximumConcurrency"}})
+        variables = queued["InvalidatorFunction"]["Properties"]["Environment"]["Variables"]
+        self.assertEqual(variables["WILDCARD_BUDGET"],
+                         {"Fn::FindInMap": ["WildcardBudget", {"Ref": "MaximumConcurrency"}, "PerInvocation"]})
+        for existing in [False, True]:
+            direct = resources(template, conditions("Direct", existing))
+            self.assertNotIn("QueueToFunction", direct)
+            variables = direct["InvalidatorFunction"]["Properties"]["Environment"]["Variables"]
+            self.assertNotIn("WILDCARD_BUDGET", variables, "Direct mode keeps the function's default")
+
+    def test_concurrent_invocations_stay_within_the_wildcards_in_progress(self):
+        allowed = [int(v) for v in TEMPLATE["Parameters"]["MaximumConcurrency"]["AllowedValues"]]
+        budgets = TEMPLATE["Mappings"]["WildcardBudget"]
+        self.assertEqual(sorted(int(k) for k in budgets), sorted(allowed), "one row for every allowed value")
+        for concurrency in allowed:
+            budget = int(budgets[str(concurrency)]["PerInvocation"])
+            self.assertTrue(1 <= budget <= 15, "WILDCARD_BUDGET's range, and a wildcard the keys need is sent")
+            self.assertLessEqual(concurrency * budget, CLOUDFRONT_WILDCARDS_IN_PROGRESS, concurrency)
+            # Nothing wasted: one more wildcard each, or one more invocation, would exceed it.
+            self.assertGreater(concurrency * (budget + 1), CLOUDFRONT_WILDCARDS_IN_PROGRESS, concurrency)
+            self.assertGreater((concurrency + 1) * budget, CLOUDFRONT_WILDCARDS_IN_PROGRESS, concurrency)
+
+    def test_batch_size_and_window_have_lambdas_ranges(self):
+        params = TEMPLATE["Parameters"]
+        self.assertEqual((params["BatchSize"]["MinValue"], params["BatchSize"]["MaxValue"]), (1, 10000))
+        self.assertEqual((params["BatchingWindowSeconds"]["MinValue"], params["BatchingWindowSeconds"]["MaxValue"]), (0, 300))
+
+    def test_a_large_batch_without_a_window_is_refused_at_deploy(self):
+        rules = TEMPLATE["Rules"]
+        self.assertEqual(len(rules), 1)
+        (rule,) = rules.values()
+        self.assertLessEqual(set(rule_refs(rule)), set(TEMPLATE["Parameters"]), "a rule may refer to parameters only")
+        self.assertEqual(len(rule["Assertions"]), 1)
+        self.assertIn("BatchSize above 10 needs BatchingWindowSeconds of at least 1", rule["Assertions"][0]["AssertDescription"])
+        defaults = {name: p.get("Default") for name, p in TEMPLATE["Parameters"].items()}
+        for mode, size, window in itertools.product(["Queued", "Direct"], [1, 2, 10, 11, 3000, 10000], [0, 1, 30, 300]):
+            parameters = {**defaults, "Mode": mode, "BatchSize": size, "BatchingWindowSeconds": window}
+            applies = evaluate_rule(rule.get("RuleCondition", True), parameters)
+            accepted = not applies or all(evaluate_rule(a["Assert"], parameters) for a in rule["Assertions"])
+            refused = mode == "Queued" and size > 10 and window == 0
+            self.assertEqual(accepted, not refused, (mode, size, window))
+        self.assertTrue(evaluate_rule(rule["Assertions"][0]["Assert"], defaults), "the defaults deploy")
+
+
+class CheckovSkips(unittest.TestCase):
+    def test_every_skip_is_one_check_with_a_one_line_reason(self):
+        skipped = 0
+        for name, resource in TEMPLATE["Resources"].items():
+            for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
+                self.assertRegex(skip["id"], r"^CKV_AWS_\d+$", name)
+                self.assertTrue(skip["comment"].strip() and "\n" not in skip["comment"], (name, skip["id"]))
+                skipped += 1
+        self.assertGreater(skipped, 0)
 
 
 class LeastPrivilege(unittest.TestCase):
