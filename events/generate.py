@@ -84,7 +84,9 @@ def eventbridge(detail_type, key, n, reason):
     detail = {
         "version": "0",
         "bucket": {"name": BUCKET},
-        "object": {"key": form_encode(key), "sequencer": f"0065F1A2B3C4D5F0{n:02X}"},
+        # EventBridge carries the key raw, unlike notifications (AWS's own guidance sample
+        # aws-solutions-library-samples/guidance-for-medialake-on-aws, and moto's S3).
+        "object": {"key": key, "sequencer": f"0065F1A2B3C4D5F0{n:02X}"},
         "request-id": f"N4N7GDK58NMKJ1{n:02d}",
         "requester": "123456789012",
         "source-ip-address": "203.0.113.15",

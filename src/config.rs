@@ -25,8 +25,8 @@ pub struct Config {
     pub routes: Vec<Route>,
     /// With `index.html`, a change to `a/index.html` also invalidates `/a/` and `/a`.
     pub index_document: Option<String>,
-    /// Also invalidate the `+` spelling of keys with spaces (S3 website and REST origins
-    /// read `+` in a URL path as a space, so both URLs can be cached).
+    /// Also invalidate the spellings an S3 origin serves a key under: `+` for a space (both
+    /// URLs can be cached) and `%2B` for a literal `+` (S3 reads `+` as a space).
     pub plus_alias: bool,
     pub policy: CollapsePolicy,
     /// CloudWatch namespace of the embedded-format metrics; `None` turns them off.

@@ -6,7 +6,6 @@
 //! it never hides the good records next to it.
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use aws_lambda_events::event::s3::S3EventRecord;
 use aws_lambda_events::event::sns::SnsRecord;
 use aws_lambda_events::event::sqs::SqsMessage;
 use serde::{Deserialize, Serialize};
@@ -27,12 +26,17 @@ pub struct Change {
     /// The decoded key, exactly as the object is named in S3.
     pub key: String,
     pub kind: ChangeKind,
-    /// What makes this delivery unique (sequencer, request id, message id, event id).
+    /// What tells this S3 change apart from every other: built from the change itself
+    /// (sequencer, request id, version, eTag, time), so a duplicate S3 sends through another
+    /// envelope has the same identity; envelope ids only when the record carries none.
     pub identity: String,
     /// Where the change sits in the event, for messages to the operator.
     pub record: String,
     /// Index into `Decoded::messages` for SQS input.
     pub message: Option<usize>,
+    /// A second reading of a key whose encoding AWS does not document (EventBridge): sent
+    /// when it routes and encodes, but never a reason to skip or fail the record.
+    pub second_reading: bool,
 }
 
 /// A record left out, and why.
@@ -167,12 +171,50 @@ struct SnsEnvelope {
     message: String,
 }
 
+/// An S3 notification record. Only event name, bucket and key are required: other emitters
+/// (moto, S3-compatible stores, hand-written tests) leave out the rest, and
+/// `aws_lambda_events`' record type would refuse such records.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct S3Record {
+    event_name: Option<String>,
+    event_time: Option<String>,
+    response_elements: Option<ResponseElements>,
+    s3: S3Entity,
+}
+
+#[derive(Deserialize)]
+struct ResponseElements {
+    #[serde(rename = "x-amz-request-id")]
+    request_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct S3Entity {
+    bucket: Option<OptionalName>,
+    object: Option<S3Object>,
+}
+
+#[derive(Deserialize)]
+struct OptionalName {
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct S3Object {
+    key: Option<String>,
+    sequencer: Option<String>,
+    version_id: Option<String>,
+    e_tag: Option<String>,
+}
+
 /// The `detail` of an EventBridge event from S3.
 #[derive(Deserialize)]
 struct S3EventBridgeDetail {
     bucket: NamedBucket,
     object: EventBridgeObject,
-    #[serde(rename = "request-id", default)]
+    #[serde(rename = "request-id")]
     request_id: Option<String>,
 }
 
@@ -184,8 +226,40 @@ struct NamedBucket {
 #[derive(Deserialize)]
 struct EventBridgeObject {
     key: String,
-    #[serde(default)]
     sequencer: Option<String>,
+    #[serde(rename = "version-id")]
+    version_id: Option<String>,
+    etag: Option<String>,
+}
+
+/// The identity of one S3 change: channel, event, bucket and key as sent, then what tells
+/// two changes of one key apart. Fields are length-prefixed so no two field lists collide.
+/// Only when the record carries none of the distinguishing fields does the envelope's
+/// identity (SQS message id, SNS message id, EventBridge id) stand in for them.
+fn change_identity(
+    scope: &Scope,
+    fixed: [&str; 4],
+    distinguishing: [Option<&str>; 5],
+    fallback: &str,
+) -> String {
+    let mut identity = String::new();
+    let mut push = |field: &str| {
+        identity.push_str(&field.len().to_string());
+        identity.push(':');
+        identity.push_str(field);
+        identity.push(' ');
+    };
+    fixed.into_iter().for_each(&mut push);
+    if distinguishing.iter().all(Option::is_none) {
+        push(&scope.identity);
+        push(fallback);
+    } else {
+        distinguishing
+            .into_iter()
+            .for_each(|field| push(field.unwrap_or_default()));
+    }
+    identity.pop();
+    identity
 }
 
 impl Decoded {
@@ -332,14 +406,18 @@ impl Decoded {
     }
 
     fn decode_s3_record(&mut self, value: &Value, scope: &Scope, label: &str) {
-        let record = match S3EventRecord::deserialize(value) {
+        let record = match S3Record::deserialize(value) {
             Ok(record) => record,
             Err(e) => {
                 self.reject(scope, label, format!("S3 record is malformed: {e}"));
                 return;
             }
         };
-        let (Some(bucket), Some(raw_key)) = (record.s3.bucket.name, record.s3.object.key) else {
+        let object = record.s3.object;
+        let (Some(bucket), Some(raw_key)) = (
+            record.s3.bucket.and_then(|b| b.name),
+            object.as_ref().and_then(|o| o.key.clone()),
+        ) else {
             self.reject(
                 scope,
                 label,
@@ -360,14 +438,34 @@ impl Decoded {
             );
             return;
         };
-        let request_id = record
-            .response_elements
-            .get("x-amz-request-id")
-            .cloned()
-            .unwrap_or_default();
-        let sequencer = record.s3.object.sequencer.unwrap_or_default();
-        let identity = format!("s3:{event_name}:{bucket}:{raw_key}:{sequencer}:{request_id}");
-        self.push_change(scope, label, bucket, &raw_key, kind, &identity);
+        let object = object.expect("the key came from it");
+        let identity = change_identity(
+            scope,
+            ["s3", &event_name, &bucket, &raw_key],
+            [
+                object.sequencer.as_deref(),
+                record
+                    .response_elements
+                    .as_ref()
+                    .and_then(|r| r.request_id.as_deref()),
+                object.version_id.as_deref(),
+                object.e_tag.as_deref(),
+                record.event_time.as_deref(),
+            ],
+            label.as_str(),
+        );
+        match decode_key(&raw_key) {
+            Ok(key) => self.changes.push(Change {
+                bucket,
+                key,
+                kind,
+                identity,
+                record: join(&scope.label, &label),
+                message: scope.message,
+                second_reading: false,
+            }),
+            Err(e) => self.reject_key(scope, &label, e),
+        }
     }
 
     fn decode_eventbridge(&mut self, value: &Value, scope: &Scope) {
@@ -408,36 +506,52 @@ impl Decoded {
             }
         };
         let bucket = detail.bucket.name;
-        let raw_key = detail.object.key;
-        let label = format!("{label} s3://{bucket}/{}", abbreviate(&raw_key));
-        let identity = format!(
-            "eb:{id}:{bucket}:{raw_key}:{}:{}",
-            detail.object.sequencer.unwrap_or_default(),
-            detail.request_id.unwrap_or_default()
+        let key = detail.object.key;
+        let label = format!("{label} s3://{bucket}/{}", abbreviate(&key));
+        let identity = change_identity(
+            scope,
+            ["eventbridge", &event.detail_type, &bucket, &key],
+            [
+                detail.object.sequencer.as_deref(),
+                detail.request_id.as_deref(),
+                detail.object.version_id.as_deref(),
+                detail.object.etag.as_deref(),
+                event.time.map(|t| t.to_rfc3339()).as_deref(),
+            ],
+            &id,
         );
-        self.push_change(scope, label, bucket, &raw_key, kind, &identity);
+        if key.is_empty() {
+            self.reject_key(scope, &label, KeyError::Empty);
+            return;
+        }
+        // EventBridge keys are raw (AWS's own samples and moto's S3 send them unencoded);
+        // AWS documents nothing, so the form-decoded reading is covered too when it differs.
+        let form_decoded = decode_key(&key).ok().filter(|decoded| *decoded != key);
+        let change = Change {
+            bucket,
+            key,
+            kind,
+            identity,
+            record: join(&scope.label, &label),
+            message: scope.message,
+            second_reading: false,
+        };
+        if let Some(decoded) = form_decoded {
+            let second = Change {
+                key: decoded,
+                second_reading: true,
+                ..change.clone()
+            };
+            self.changes.extend([change, second]);
+        } else {
+            self.changes.push(change);
+        }
     }
 
-    fn push_change(
-        &mut self,
-        scope: &Scope,
-        label: String,
-        bucket: String,
-        raw_key: &str,
-        kind: ChangeKind,
-        identity: &str,
-    ) {
-        match decode_key(raw_key) {
-            Ok(key) => self.changes.push(Change {
-                bucket,
-                key,
-                kind,
-                identity: join(&scope.identity, identity),
-                record: join(&scope.label, &label),
-                message: scope.message,
-            }),
-            Err(KeyError::Empty) => self.reject(scope, &label, "object key is empty"),
-            Err(e) => self.reject(scope, &label, e.to_string()),
+    fn reject_key(&mut self, scope: &Scope, label: &str, error: KeyError) {
+        match error {
+            KeyError::Empty => self.reject(scope, label, "object key is empty"),
+            e => self.reject(scope, label, e.to_string()),
         }
     }
 }
@@ -535,7 +649,6 @@ mod tests {
         assert_eq!(decoded.changes.len(), 3);
         for (i, change) in decoded.changes.iter().enumerate() {
             assert_eq!(change.message, Some(i));
-            assert!(change.identity.starts_with(&format!("sqs:{}", messages[i])));
         }
     }
 
@@ -552,7 +665,74 @@ mod tests {
         assert!(decoded.changes[0].record.contains(" sns "));
         let decoded = sample("sns.json");
         assert_eq!(keys(&decoded), [("feeds/rss.xml", ChangeKind::Created)]);
-        assert!(decoded.changes[0].identity.contains("sns:"));
+    }
+
+    fn sqs_of(bodies: &[Value]) -> Value {
+        let records: Vec<Value> = bodies
+            .iter()
+            .enumerate()
+            .map(|(i, body)| serde_json::json!({"messageId": format!("m-{i}"), "body": body.to_string(), "eventSource": "aws:sqs"}))
+            .collect();
+        serde_json::json!({ "Records": records })
+    }
+
+    #[test]
+    fn a_duplicate_s3_sends_through_other_envelopes_has_one_identity() {
+        let notification = serde_json::json!({"Records": [s3_record("a.html", 7)]});
+        let through_sns = serde_json::json!({"Type": "Notification", "MessageId": "sns-2", "Message": notification.to_string()});
+        let decoded = decode(&sqs_of(&[notification, through_sns])).unwrap();
+        assert_eq!(decoded.changes.len(), 2);
+        assert_eq!(decoded.changes[0].identity, decoded.changes[1].identity);
+        assert_ne!(decoded.changes[0].message, decoded.changes[1].message);
+    }
+
+    #[test]
+    fn uploads_of_one_key_are_told_apart_by_whatever_the_record_carries() {
+        let bare = serde_json::json!({"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "b"}, "object": {"key": "a.html"}}});
+        let with = |field: &str, value: &str| {
+            let mut record = bare.clone();
+            match field {
+                "eventTime" => record["eventTime"] = value.into(),
+                "x-amz-request-id" => {
+                    record["responseElements"] = serde_json::json!({field: value})
+                }
+                _ => record["s3"]["object"][field] = value.into(),
+            }
+            record
+        };
+        let variants = [
+            with("sequencer", "01"),
+            with("sequencer", "02"),
+            with("x-amz-request-id", "R1"),
+            with("versionId", "v1"),
+            with("eTag", "e1"),
+            with("eventTime", "2026-11-24T10:00:00.000Z"),
+        ];
+        let decoded = decode(&serde_json::json!({ "Records": variants })).unwrap();
+        let identities: std::collections::HashSet<_> =
+            decoded.changes.iter().map(|c| &c.identity).collect();
+        assert_eq!(identities.len(), variants.len());
+        // With none of them, the envelope tells deliveries apart: each message is its own change.
+        let bare_notification = serde_json::json!({"Records": [bare]});
+        let decoded = decode(&sqs_of(&[bare_notification.clone(), bare_notification])).unwrap();
+        assert_ne!(decoded.changes[0].identity, decoded.changes[1].identity);
+    }
+
+    #[test]
+    fn records_need_only_event_name_bucket_and_key() {
+        let minimal = serde_json::json!({"Records": [
+            {"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "b"}, "object": {"key": "a+b.html"}}},
+            {"eventName": "ObjectRemoved:Delete", "eventSource": "aws:s3", "s3": {"bucket": {"name": "b", "arn": "arn:aws:s3:::b"}, "object": {"key": "c.html", "size": null}}},
+        ]});
+        let decoded = decode(&minimal).unwrap();
+        assert_eq!(
+            keys(&decoded),
+            [
+                ("a b.html", ChangeKind::Created),
+                ("c.html", ChangeKind::Removed)
+            ]
+        );
+        assert!(decoded.rejected.is_empty());
     }
 
     #[test]
@@ -561,15 +741,13 @@ mod tests {
             "{}/events/eventbridge-created.json",
             env!("CARGO_MANIFEST_DIR")
         );
-        let body = std::fs::read_to_string(path).unwrap();
-        let event = serde_json::json!({"Records": [{"messageId": "m-1", "body": body, "eventSource": "aws:sqs"}]});
-        let decoded = decode(&event).unwrap();
+        let body: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        let decoded = decode(&sqs_of(&[body])).unwrap();
         assert_eq!(
             keys(&decoded),
             [("assets/main script.js", ChangeKind::Created)]
         );
-        assert_eq!(decoded.sqs_messages, Some(vec!["m-1".to_string()]));
-        assert!(decoded.changes[0].identity.starts_with("sqs:m-1 eb:"));
+        assert_eq!(decoded.sqs_messages, Some(vec!["m-0".to_string()]));
     }
 
     #[test]
@@ -579,9 +757,41 @@ mod tests {
             keys(&decoded),
             [("assets/main script.js", ChangeKind::Created)]
         );
-        assert!(decoded.changes[0].identity.starts_with("eb:17793124"));
         let decoded = sample("eventbridge-deleted.json");
         assert_eq!(keys(&decoded), [("assets/legacy.js", ChangeKind::Removed)]);
+    }
+
+    fn eventbridge_with_key(key: &str) -> Value {
+        let mut event = serde_json::from_slice::<Value>(
+            &std::fs::read(format!(
+                "{}/events/eventbridge-created.json",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        event["detail"]["object"]["key"] = key.into();
+        event
+    }
+
+    #[test]
+    fn eventbridge_keys_are_raw_and_a_clean_form_decoding_is_covered_too() {
+        let decoded = decode(&eventbridge_with_key("downloads/c++ guide.pdf")).unwrap();
+        assert_eq!(
+            keys(&decoded),
+            [
+                ("downloads/c++ guide.pdf", ChangeKind::Created),
+                ("downloads/c   guide.pdf", ChangeKind::Created)
+            ]
+        );
+        assert!(!decoded.changes[0].second_reading && decoded.changes[1].second_reading);
+        assert_eq!(decoded.changes[0].identity, decoded.changes[1].identity);
+        // Not form-decodable: taken as it is, never rejected.
+        let decoded = decode(&eventbridge_with_key("reports/100%.html")).unwrap();
+        assert_eq!(keys(&decoded), [("reports/100%.html", ChangeKind::Created)]);
+        assert!(decoded.rejected.is_empty());
+        let decoded = decode(&eventbridge_with_key("plain/a.html")).unwrap();
+        assert_eq!(decoded.changes.len(), 1);
     }
 
     #[test]

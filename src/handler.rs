@@ -1,6 +1,7 @@
 //! One invocation: decode, plan, send, and answer in the shape the event source expects.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures_util::future::join_all;
@@ -33,12 +34,32 @@ pub struct Metrics {
     pub function_name: String,
 }
 
+/// Requests one invocation may spend finding the paths CloudFront refuses: enough to isolate
+/// a few bad paths among 3,000 (about 2 log2 n each), and few enough for its rate limit.
+pub const ISOLATION_REQUESTS: usize = 64;
+
+/// One request as finally sent, and how it went.
+#[derive(Debug)]
+pub struct Delivery {
+    pub invalidation: Invalidation,
+    pub sent: Sent,
+}
+
+/// A single path CloudFront refused, and what it said.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RefusedPath {
+    pub path: String,
+    pub message: String,
+}
+
 /// Everything one invocation did, for the answer and the logs.
 #[derive(Debug)]
 pub struct Outcome {
     pub plan: Plan,
-    /// How each of `plan.invalidations` went, in the same order.
-    pub sent: Vec<Sent>,
+    /// The requests as finally sent: the planned ones, or the parts of a refused one.
+    pub deliveries: Vec<Delivery>,
+    /// Paths CloudFront refused on their own; each was widened or its changes failed.
+    pub refused: Vec<RefusedPath>,
     /// The decoded changes the plan's indices refer to.
     pub changes: Vec<event::Change>,
     /// Message ids of an SQS batch; `None` for other event sources.
@@ -76,8 +97,9 @@ impl From<HandlerError> for Diagnostic {
 struct SentSummary<'a> {
     distribution_id: &'a str,
     caller_reference: &'a str,
-    id: &'a str,
-    status: &'a str,
+    /// `null` when CloudFront said the batch exists without naming it.
+    id: Option<&'a str>,
+    status: Option<&'a str>,
     paths: usize,
 }
 
@@ -94,17 +116,17 @@ impl Outcome {
         for (invalidation, _) in self.errors() {
             failed.extend(
                 invalidation
-                    .changes
-                    .iter()
-                    .filter_map(|&i| self.changes[i].message),
+                    .changes()
+                    .into_iter()
+                    .filter_map(|i| self.changes[i].message),
             );
         }
         failed
     }
 
-    /// Each planned invalidation with how sending it went.
+    /// Each request as finally sent, with how sending it went.
     pub fn attempts(&self) -> impl Iterator<Item = (&Invalidation, &Sent)> {
-        self.plan.invalidations.iter().zip(&self.sent)
+        self.deliveries.iter().map(|d| (&d.invalidation, &d.sent))
     }
 
     pub fn receipts(&self) -> impl Iterator<Item = (&Invalidation, &Receipt)> {
@@ -131,8 +153,8 @@ impl Outcome {
             .map(|(invalidation, receipt)| SentSummary {
                 distribution_id: &invalidation.distribution_id,
                 caller_reference: &invalidation.caller_reference,
-                id: &receipt.id,
-                status: &receipt.status,
+                id: receipt.id.as_deref(),
+                status: receipt.status.as_deref(),
                 paths: invalidation.paths.len(),
             })
             .collect();
@@ -195,7 +217,6 @@ impl<I: Invalidator> Handler<I> {
         let plan = plan::plan(&decoded, &self.config);
         // Distributions go concurrently, so one refusing for the whole deadline does not starve
         // the others; a distribution's own requests go in turn, for its in-progress limits.
-        // join_all keeps the groups' order, so results line up with plan.invalidations.
         let mut by_distribution: Vec<Vec<&Invalidation>> = Vec::new();
         for invalidation in &plan.invalidations {
             match by_distribution.last_mut() {
@@ -205,23 +226,77 @@ impl<I: Invalidator> Handler<I> {
                 _ => by_distribution.push(vec![invalidation]),
             }
         }
-        let sent = join_all(by_distribution.into_iter().map(|group| async move {
-            let mut sent = Vec::with_capacity(group.len());
+        let isolation_budget = AtomicUsize::new(ISOLATION_REQUESTS);
+        let changes = &decoded.changes;
+        let budget = &isolation_budget;
+        let groups = join_all(by_distribution.into_iter().map(|group| async move {
+            let mut deliveries = Vec::new();
+            let mut refused = Vec::new();
             for invalidation in group {
-                sent.push(send(&self.invalidator, invalidation, deadline, self.backoff).await);
+                self.deliver(
+                    invalidation.clone(),
+                    changes,
+                    deadline,
+                    budget,
+                    &mut deliveries,
+                    &mut refused,
+                )
+                .await;
             }
-            sent
+            (deliveries, refused)
         }))
-        .await
-        .into_iter()
-        .flatten()
-        .collect();
+        .await;
+        let (deliveries, refused): (Vec<_>, Vec<_>) = groups.into_iter().unzip();
         Ok(Outcome {
             plan,
-            sent,
+            deliveries: deliveries.into_iter().flatten().collect(),
+            refused: refused.into_iter().flatten().collect(),
             changes: decoded.changes,
             sqs_messages: decoded.sqs_messages,
         })
+    }
+
+    /// Sends one planned request. When CloudFront refuses it for a path, the request is split
+    /// in halves until the refused paths are alone; each is then widened to the nearest
+    /// wildcard the policy allows, or fails on its own, so the other paths still go out.
+    async fn deliver(
+        &self,
+        planned: Invalidation,
+        changes: &[event::Change],
+        deadline: Instant,
+        budget: &AtomicUsize,
+        deliveries: &mut Vec<Delivery>,
+        refused: &mut Vec<RefusedPath>,
+    ) {
+        let mut pending = vec![planned];
+        while let Some(invalidation) = pending.pop() {
+            let sent = send(&self.invalidator, &invalidation, deadline, self.backoff).await;
+            if let Err(SendError::InvalidPaths(message)) = &sent.result {
+                let parts: Vec<Invalidation> = match plan::halves(&invalidation, changes) {
+                    Some(halves) => halves.into(),
+                    None => {
+                        refused.push(RefusedPath {
+                            path: invalidation.paths[0].clone(),
+                            message: message.clone(),
+                        });
+                        plan::wider(&invalidation, &self.config.policy, changes)
+                            .into_iter()
+                            .collect()
+                    }
+                };
+                let affordable = budget
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                        left.checked_sub(parts.len())
+                    })
+                    .is_ok();
+                if !parts.is_empty() && affordable {
+                    // Reversed, so the first half is sent first.
+                    pending.extend(parts.into_iter().rev());
+                    continue;
+                }
+            }
+            deliveries.push(Delivery { invalidation, sent });
+        }
     }
 }
 
@@ -244,11 +319,13 @@ pub fn answer(outcome: &Outcome) -> Result<Value, HandlerError> {
     let mut retryable = false;
     for (invalidation, error) in outcome.errors() {
         retryable |= error.is_retryable();
+        let what = match invalidation.paths.as_slice() {
+            [path] => format!("path {path}"),
+            paths => format!("{} paths", paths.len()),
+        };
         problems.push(format!(
-            "invalidation {} on {} ({} paths): {error}",
-            invalidation.caller_reference,
-            invalidation.distribution_id,
-            invalidation.paths.len()
+            "invalidation {} on {} ({what}): {error}",
+            invalidation.caller_reference, invalidation.distribution_id,
         ));
     }
     if problems.is_empty() {

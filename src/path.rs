@@ -28,9 +28,10 @@ const CLOUDFRONT_PATH_UNSAFE: &AsciiSet = &CONTROLS
     .add(b'`')
     .add(b'?');
 
-/// Characters CloudFront cannot invalidate literally: a raw `~` is rejected and `%7E`
-/// matches nothing; a `*` anywhere but last is rejected and `%2A` is not a wildcard.
-/// A key holding one is covered by a wildcard that ends just before it.
+/// Characters CloudFront cannot invalidate literally: a raw `~` is rejected (aws/aws-sdk#525,
+/// bep/s3deploy#46) and whether `%7E` matches is disputed; a `*` anywhere but last is
+/// rejected and `%2A` is not a wildcard (apancutt/deploy-aws-s3-cloudfront#7). A key holding
+/// one is covered by a wildcard that ends just before it.
 const WILDCARD_BEFORE: [char; 2] = ['~', '*'];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -72,9 +73,14 @@ pub fn encode(decoded_path: &str) -> String {
 }
 
 /// The CloudFront path for `url_path` (a decoded URL path starting with `/`).
-/// Keys with `~` or `*` become a wildcard ending just before the first such character.
+///
+/// A path CloudFront cannot take literally becomes a wildcard ending just before the first
+/// trouble: `~` or `*`, an empty segment (`//`), or a `.` or `..` segment. Clients remove dot
+/// segments before sending a URL (RFC 3986, 5.2.4), so such a key is reachable only through
+/// an escaped spelling, and what CloudFront makes of `//` and dot segments is undocumented:
+/// the wildcard covers every spelling.
 pub fn cloudfront_path(url_path: &str) -> Result<String, KeyError> {
-    let path = match url_path.find(WILDCARD_BEFORE) {
+    let path = match wildcard_cut(url_path) {
         Some(at) => format!("{}*", encode(&url_path[..at])),
         None => encode(url_path),
     };
@@ -85,6 +91,50 @@ pub fn cloudfront_path(url_path: &str) -> Result<String, KeyError> {
         });
     }
     Ok(path)
+}
+
+/// Byte offset where a wildcard must start for `url_path`, if it needs one.
+fn wildcard_cut(url_path: &str) -> Option<usize> {
+    let special = url_path.find(WILDCARD_BEFORE);
+    let mut start = 1;
+    let mut segment_cut = None;
+    for segment in url_path[1.min(url_path.len())..].split('/') {
+        let end = start + segment.len();
+        // The last segment may be empty: that is a directory URL like `/a/`.
+        let empty_inside = segment.is_empty() && end < url_path.len();
+        if empty_inside || segment == "." || segment == ".." {
+            segment_cut = Some(start);
+            break;
+        }
+        start = end + 1;
+    }
+    match (special, segment_cut) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Every spelling under which viewers can have cached `path` (an encoded CloudFront path).
+///
+/// With `aliases`, a path holding `+` is also sent as `%2B` (the only spelling an S3 origin
+/// serves the key under, since S3 reads `+` in a URL path as a space), and a path holding a
+/// space is also sent with `+` for it (the second URL an S3 origin serves it under). Custom
+/// origins see the literal spelling, always sent. At most three spellings per path.
+pub fn spellings(path: String, aliases: bool) -> Vec<String> {
+    if !aliases {
+        return vec![path];
+    }
+    let mut all = Vec::with_capacity(3);
+    // Encoding never produces `+`, and produces `%20` only for a space (a literal `%` is
+    // `%25`), so both can be rewritten on the encoded string.
+    let plus_escaped = path.contains('+').then(|| path.replace('+', "%2B"));
+    let space_as_plus = path
+        .contains("%20")
+        .then(|| plus_escaped.as_deref().unwrap_or(&path).replace("%20", "+"));
+    all.push(path);
+    all.extend(plus_escaped);
+    all.extend(space_as_plus);
+    all
 }
 
 /// Keeps messages about absurdly long keys readable.
@@ -106,10 +156,20 @@ pub fn is_valid_cloudfront_path(path: &str) -> bool {
     path.starts_with('/')
         && path.len() <= MAX_PATH_LEN
         && star_ok
+        && wildcard_cut(whole_segments(path)).is_none()
         && path
             .bytes()
             .all(|b| b.is_ascii_graphic() && !UNSAFE_VISIBLE.contains(&b))
         && malformed_escape(path).is_none()
+}
+
+/// The part of `path` made of whole segments: a wildcard's last segment is only a prefix
+/// (`/a/.*` matches `/a/.well-known`), so it is no dot segment.
+fn whole_segments(path: &str) -> &str {
+    match path.strip_suffix('*') {
+        Some(stem) => &stem[..stem.rfind('/').map_or(0, |at| at + 1)],
+        None => path,
+    }
 }
 
 /// The visible ASCII characters a path must not hold literally (`%` only starts escapes).
@@ -181,6 +241,41 @@ mod tests {
     }
 
     #[test]
+    fn empty_and_dot_segments_become_a_wildcard_just_before_them() {
+        assert_eq!(cloudfront_path("/a//b.html").unwrap(), "/a/*");
+        assert_eq!(cloudfront_path("//index.html").unwrap(), "/*");
+        assert_eq!(cloudfront_path("/a/../b.html").unwrap(), "/a/*");
+        assert_eq!(cloudfront_path("/a/./b.html").unwrap(), "/a/*");
+        assert_eq!(cloudfront_path("/docs/..").unwrap(), "/docs/*");
+        // Dots inside a name, a directory URL and the root are ordinary.
+        assert_eq!(cloudfront_path("/a/..b/.c").unwrap(), "/a/..b/.c");
+        assert_eq!(cloudfront_path("/a/").unwrap(), "/a/");
+        assert_eq!(cloudfront_path("/").unwrap(), "/");
+        assert_eq!(cloudfront_path("/a~b//c").unwrap(), "/a*");
+    }
+
+    #[test]
+    fn spellings_cover_s3_origins_and_custom_origins() {
+        let all = |path: &str| spellings(path.to_owned(), true);
+        assert_eq!(all("/a.html"), ["/a.html"]);
+        assert_eq!(all("/a%20b.html"), ["/a%20b.html", "/a+b.html"]);
+        assert_eq!(all("/c++.html"), ["/c++.html", "/c%2B%2B.html"]);
+        assert_eq!(
+            all("/c++%20guide.pdf"),
+            [
+                "/c++%20guide.pdf",
+                "/c%2B%2B%20guide.pdf",
+                "/c%2B%2B+guide.pdf"
+            ]
+        );
+        assert_eq!(
+            all("/my%20dir/a+*"),
+            ["/my%20dir/a+*", "/my%20dir/a%2B*", "/my+dir/a%2B*"]
+        );
+        assert_eq!(spellings("/c++%20x".into(), false), ["/c++%20x"]);
+    }
+
+    #[test]
     fn rejects_paths_over_the_limit() {
         let long = format!("/{}", "é".repeat(700)); // 6 bytes encoded each
         assert!(matches!(
@@ -195,7 +290,10 @@ mod tests {
         fn any_key_round_trips_through_encoding(key in "\\PC{1,60}") {
             let path = cloudfront_path(&format!("/{key}")).unwrap();
             prop_assert!(is_valid_cloudfront_path(&path), "{path}");
-            if !key.contains(WILDCARD_BEFORE) {
+            for spelling in spellings(path.clone(), true) {
+                prop_assert!(is_valid_cloudfront_path(&spelling), "{spelling}");
+            }
+            if wildcard_cut(&format!("/{key}")).is_none() {
                 let back = percent_decode_str(&path).decode_utf8().unwrap();
                 prop_assert_eq!(back, format!("/{key}"));
             }

@@ -11,7 +11,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::config::{Config, ConfigError, parse_bool, parse_number};
-use crate::event::{Decoded, Skipped};
+use crate::event::{Change, Decoded, Skipped};
 use crate::route::{RouteError, target};
 
 /// CloudFront accepts at most this many paths in one request (and in progress).
@@ -98,9 +98,79 @@ pub struct Invalidation {
     pub distribution_id: String,
     pub caller_reference: String,
     pub paths: Vec<String>,
-    /// Indices into `Decoded::changes` this request covers.
+    /// For each of `paths`, the indices into `Decoded::changes` it stands for.
     #[serde(skip)]
-    pub changes: BTreeSet<usize>,
+    pub covers: Vec<BTreeSet<usize>>,
+}
+
+impl Invalidation {
+    /// A request for `coverage`, its reference derived from the changes and the paths.
+    fn new(distribution_id: &str, coverage: Coverage, changes: &[Change]) -> Invalidation {
+        let identities: BTreeSet<&str> = coverage
+            .values()
+            .flatten()
+            .map(|&i| changes[i].identity.as_str())
+            .collect();
+        let (paths, covers): (Vec<String>, Vec<BTreeSet<usize>>) = coverage.into_iter().unzip();
+        Invalidation {
+            caller_reference: caller_reference(distribution_id, &identities, &paths),
+            distribution_id: distribution_id.to_owned(),
+            paths,
+            covers,
+        }
+    }
+
+    /// Indices into `Decoded::changes` this request covers.
+    pub fn changes(&self) -> BTreeSet<usize> {
+        self.covers.iter().flatten().copied().collect()
+    }
+
+    fn coverage(&self) -> impl Iterator<Item = (String, BTreeSet<usize>)> + '_ {
+        self.paths.iter().cloned().zip(self.covers.iter().cloned())
+    }
+}
+
+/// The two halves of a request CloudFront refused for a path it dislikes, each a request
+/// of its own with its own reference (the same halves, so the same references, on every
+/// delivery of the event). `None` for a single path.
+pub fn halves(refused: &Invalidation, changes: &[Change]) -> Option<[Invalidation; 2]> {
+    if refused.paths.len() < 2 {
+        return None;
+    }
+    let middle = refused.paths.len() / 2;
+    let first: Coverage = refused.coverage().take(middle).collect();
+    let second: Coverage = refused.coverage().skip(middle).collect();
+    Some([
+        Invalidation::new(&refused.distribution_id, first, changes),
+        Invalidation::new(&refused.distribution_id, second, changes),
+    ])
+}
+
+/// The nearest wildcard above a single refused path (`/a/b.html` -> `/a/*`, `/a/*` -> `/*`),
+/// within the policy's depth and root rules, standing for the same changes.
+pub fn wider(
+    refused: &Invalidation,
+    policy: &CollapsePolicy,
+    changes: &[Change],
+) -> Option<Invalidation> {
+    let [path] = refused.paths.as_slice() else {
+        return None;
+    };
+    let stem = match path.strip_suffix('*') {
+        Some(stem) => stem.strip_suffix('/').unwrap_or(stem),
+        None => path.as_str(),
+    };
+    let directory = &stem[..=stem.rfind('/')?];
+    let depth = directory.matches('/').count() - 1;
+    let allowed = if depth == 0 {
+        policy.allow_root
+    } else {
+        depth >= policy.min_depth
+    };
+    allowed.then(|| {
+        let coverage = Coverage::from([(format!("{directory}*"), refused.changes())]);
+        Invalidation::new(&refused.distribution_id, coverage, changes)
+    })
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -145,6 +215,8 @@ pub fn plan(decoded: &Decoded, config: &Config) -> Plan {
                     coverage.entry(path).or_default().insert(index);
                 }
             }
+            // The first reading of the key decides whether the record is skipped or fails.
+            Err(_) if change.second_reading => {}
             Err(e @ RouteError::Unrouted { .. }) => plan.skipped.push(skip(e.to_string())),
             Err(RouteError::Key(e)) => plan.rejected.push(skip(e.to_string())),
         }
@@ -155,18 +227,8 @@ pub fn plan(decoded: &Decoded, config: &Config) -> Plan {
         plan.summary.billed_paths += collapsed.len();
         plan.summary.wildcards += collapsed.keys().filter(|path| is_wildcard(path)).count();
         for batch in split(collapsed, config.policy.wildcard_budget) {
-            let changes: BTreeSet<usize> = batch.values().flatten().copied().collect();
-            let identities: BTreeSet<&str> = changes
-                .iter()
-                .map(|&i| decoded.changes[i].identity.as_str())
-                .collect();
-            let paths: Vec<String> = batch.into_keys().collect();
-            plan.invalidations.push(Invalidation {
-                caller_reference: caller_reference(distribution_id, &identities, &paths),
-                distribution_id: distribution_id.to_owned(),
-                paths,
-                changes,
-            });
+            plan.invalidations
+                .push(Invalidation::new(distribution_id, batch, &decoded.changes));
         }
     }
     plan
@@ -505,6 +567,7 @@ mod tests {
                     identity: format!("id-{i}-{key}"),
                     record: format!("Records[{i}]"),
                     message: Some(i),
+                    second_reading: false,
                 })
                 .collect(),
             ..Decoded::default()
@@ -536,7 +599,7 @@ mod tests {
             &config(never()),
         );
         assert_eq!(all_paths(&plan), ["/a.html", "/b.html"]);
-        assert_eq!(plan.invalidations[0].changes, BTreeSet::from([0, 1, 2]));
+        assert_eq!(plan.invalidations[0].changes(), BTreeSet::from([0, 1, 2]));
         assert_eq!(
             plan.summary,
             Summary {
@@ -682,7 +745,68 @@ mod tests {
             &config(never()),
         );
         assert_eq!(all_paths(&plan), ["/docs/*", "/other.html"]);
-        assert_eq!(plan.invalidations[0].changes, BTreeSet::from([0, 1, 2]));
+        assert_eq!(plan.invalidations[0].changes(), BTreeSet::from([0, 1, 2]));
+    }
+
+    #[test]
+    fn refused_requests_split_into_halves_with_their_own_references() {
+        let list: Vec<String> = (0..5).map(|i| format!("d/{i}.html")).collect();
+        let decoded = decoded(&list);
+        let plan = plan(&decoded, &config(never()));
+        let whole = &plan.invalidations[0];
+        let [first, second] = halves(whole, &decoded.changes).unwrap();
+        assert_eq!(first.paths, ["/d/0.html", "/d/1.html"]);
+        assert_eq!(second.paths, ["/d/2.html", "/d/3.html", "/d/4.html"]);
+        assert_eq!(first.changes(), BTreeSet::from([0, 1]));
+        assert_eq!(second.covers[2], BTreeSet::from([4]));
+        let references = BTreeSet::from([
+            &whole.caller_reference,
+            &first.caller_reference,
+            &second.caller_reference,
+        ]);
+        assert_eq!(references.len(), 3);
+        assert_eq!(
+            halves(whole, &decoded.changes).unwrap(),
+            [first.clone(), second]
+        );
+        assert_eq!(
+            halves(
+                &halves(&first, &decoded.changes).unwrap()[0],
+                &decoded.changes
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn a_refused_path_widens_to_its_directory_within_the_policy() {
+        let decoded = decoded(&keys(&["a/b/c.html"]));
+        let single = plan(&decoded, &config(never())).invalidations.remove(0);
+        let policy = CollapsePolicy::default();
+        let up = |invalidation: &Invalidation| wider(invalidation, &policy, &decoded.changes);
+        let first = up(&single).unwrap();
+        assert_eq!(first.paths, ["/a/b/*"]);
+        assert_eq!(first.changes(), BTreeSet::from([0]));
+        let second = up(&first).unwrap();
+        assert_eq!(second.paths, ["/a/*"]);
+        assert_eq!(
+            up(&second),
+            None,
+            "the root wildcard is not allowed by default"
+        );
+        let root = CollapsePolicy {
+            allow_root: true,
+            ..CollapsePolicy::default()
+        };
+        assert_eq!(
+            wider(&second, &root, &decoded.changes).unwrap().paths,
+            ["/*"]
+        );
+        let deep = CollapsePolicy {
+            min_depth: 2,
+            ..CollapsePolicy::default()
+        };
+        assert_eq!(wider(&first, &deep, &decoded.changes), None);
     }
 
     /// Every changed path is covered by some sent path.

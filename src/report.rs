@@ -44,13 +44,12 @@ impl Outcome {
             .filter(|(_, receipt)| receipt.reused)
             .count();
         let retried: Vec<&SendError> = self
-            .sent
-            .iter()
-            .flat_map(|sent| &sent.retried_after)
+            .attempts()
+            .flat_map(|(_, sent)| &sent.retried_after)
             .collect();
         let failed_sends = self
             .errors()
-            .map(|(invalidation, _)| invalidation.changes.len())
+            .map(|(invalidation, _)| invalidation.changes().len())
             .sum::<usize>();
         Counts {
             changed_paths: self.plan.summary.changed_paths,
@@ -86,7 +85,7 @@ impl Outcome {
             reason: r.reason.clone(),
         });
         let unsent = self.errors().flat_map(|(invalidation, error)| {
-            invalidation.changes.iter().map(move |&i| Failure {
+            invalidation.changes().into_iter().map(move |i| Failure {
                 record: self.changes[i].record.clone(),
                 reason: format!("invalidation {}: {error}", invalidation.caller_reference),
             })
@@ -120,13 +119,11 @@ pub fn log(outcome: &Outcome) {
     let counts = outcome.counts();
     let ids: Vec<&str> = outcome
         .receipts()
-        .map(|(_, receipt)| receipt.id.as_str())
+        .map(|(_, receipt)| receipt.id.as_deref().unwrap_or("(exists)"))
         .collect();
     let references: Vec<&str> = outcome
-        .plan
-        .invalidations
-        .iter()
-        .map(|i| i.caller_reference.as_str())
+        .attempts()
+        .map(|(i, _)| i.caller_reference.as_str())
         .collect();
     let failures = outcome.failures();
     macro_rules! outcome_line {
@@ -145,6 +142,7 @@ pub fn log(outcome: &Outcome) {
                 skipped = %listed(&outcome.plan.skipped),
                 failed_records = counts.failed_records,
                 failed = %listed(&failures),
+                refused_paths = %listed(&outcome.refused),
                 "invalidation outcome"
             )
         };

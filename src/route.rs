@@ -2,7 +2,7 @@
 
 use crate::config::{Config, Route};
 use crate::event::Change;
-use crate::path::{KeyError, cloudfront_path};
+use crate::path::{KeyError, cloudfront_path, spellings};
 
 /// The CloudFront paths one change must invalidate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,19 +59,10 @@ pub fn target<'a>(config: &'a Config, change: &Change) -> Result<Target<'a>, Rou
             urls.push(directory.trim_end_matches('/').to_owned());
         }
     }
-    if config.plus_alias {
-        let aliases: Vec<String> = urls
-            .iter()
-            // A key that also holds `+` has no `+` spelling: it would read back as spaces.
-            .filter(|url| url.contains(' ') && !url.contains('+'))
-            .map(|url| url.replace(' ', "+"))
-            .collect();
-        urls.extend(aliases);
+    let mut paths = Vec::with_capacity(urls.len());
+    for url in &urls {
+        paths.extend(spellings(cloudfront_path(url)?, config.plus_alias));
     }
-    let mut paths = urls
-        .iter()
-        .map(|url| cloudfront_path(url))
-        .collect::<Result<Vec<_>, _>>()?;
     paths.sort();
     paths.dedup();
     Ok(Target {
@@ -113,6 +104,7 @@ mod tests {
             identity: "id".into(),
             record: "Records[0]".into(),
             message: None,
+            second_reading: false,
         }
     }
 
@@ -127,8 +119,14 @@ mod tests {
             paths(&config, "b", "a/b c.html"),
             ["/a/b%20c.html", "/a/b+c.html"]
         );
-        assert_eq!(paths(&config, "b", "c++.html"), ["/c++.html"]);
-        assert_eq!(paths(&config, "b", "c++ x.html"), ["/c++%20x.html"]);
+        assert_eq!(
+            paths(&config, "b", "c++.html"),
+            ["/c%2B%2B.html", "/c++.html"]
+        );
+        assert_eq!(
+            paths(&config, "b", "c++ x.html"),
+            ["/c%2B%2B%20x.html", "/c%2B%2B+x.html", "/c++%20x.html"]
+        );
         assert_eq!(paths(&config, "b", "q?.html"), ["/q%3F.html"]);
     }
 

@@ -23,10 +23,23 @@ use crate::plan::Invalidation;
 /// What CloudFront answered for a created (or, for a repeated reference, earlier) invalidation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Receipt {
-    pub id: String,
-    pub status: String,
+    /// `None` when CloudFront said the batch exists without saying which it is.
+    pub id: Option<String>,
+    pub status: Option<String>,
     /// CloudFront returned an invalidation it made before: the CallerReference was seen.
     pub reused: bool,
+}
+
+impl Receipt {
+    /// The answer to a CallerReference CloudFront has seen, when it names no invalidation.
+    /// A reference is a hash of its changes and paths, so the batch already exists.
+    fn already_exists() -> Receipt {
+        Receipt {
+            id: None,
+            status: None,
+            reused: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -52,10 +65,6 @@ pub enum SendError {
     #[error("no answer from CloudFront before the invocation's deadline")]
     DeadlineReached,
     #[error(
-        "CallerReference {caller_reference} was already used with other paths (InvalidationBatchAlreadyExists): a bug, please report it with this event"
-    )]
-    BatchAlreadyExists { caller_reference: String },
-    #[error(
         "Quantity does not match the number of paths (InconsistentQuantities): a bug, please report it"
     )]
     InconsistentQuantities,
@@ -65,8 +74,9 @@ pub enum SendError {
     BatchTooLarge,
     #[error("request had no invalidation batch (MissingBody): a bug, please report it")]
     MissingBody,
-    #[error("CloudFront rejected a path (InvalidArgument): {0}")]
-    InvalidArgument(String),
+    /// CloudFront refuses a whole request for one path it dislikes.
+    #[error("CloudFront refused the paths (InvalidArgument): {0}")]
+    InvalidPaths(String),
     #[error("CloudFront refused the request: {0}")]
     Other(String),
 }
@@ -172,8 +182,11 @@ impl Invalidator for CloudFront {
             .distribution_id(distribution_id)
             .invalidation_batch(batch)
             .send()
-            .await
-            .map_err(|e| classify(e, distribution_id, caller_reference))?;
+            .await;
+        let output = match output {
+            Ok(output) => output,
+            Err(error) => return classify(error, distribution_id),
+        };
         // The SDK's XML reader is lenient: a truncated answer can parse into a half-empty
         // Invalidation. Trust only an answer that echoes our batch back.
         let invalidation = output
@@ -184,8 +197,8 @@ impl Invalidator for CloudFront {
             })
             .ok_or_else(|| SendError::Transport("incomplete CreateInvalidation answer".into()))?;
         Ok(Receipt {
-            id: invalidation.id().to_owned(),
-            status: invalidation.status().to_owned(),
+            id: Some(invalidation.id().to_owned()),
+            status: Some(invalidation.status().to_owned()),
             reused: created_before(invalidation.create_time(), requested),
         })
     }
@@ -202,24 +215,31 @@ fn created_before(
     create_time.as_secs_f64() + SKEW_SECONDS < requested.as_secs_f64()
 }
 
+/// What an error answer means. A reused CallerReference is answered in two ways: the
+/// documented `InvalidationBatchAlreadyExists`, and the `InvalidArgument` users of other tools
+/// report even for an unchanged batch (jonls/s3-deploy-website#26, aws/aws-cdk#3878). Our
+/// references are hashes of their paths, so both mean the batch exists: a receipt.
 fn classify(
     error: SdkError<CreateInvalidationError, HttpResponse>,
     distribution_id: &str,
-    caller_reference: &str,
-) -> SendError {
+) -> Result<Receipt, SendError> {
     let server_error = error
         .raw_response()
         .is_some_and(|raw| raw.status().is_server_error());
     let service = match error {
         SdkError::ServiceError(service) => service.into_err(),
-        SdkError::TimeoutError(_) => return SendError::Transport("timed out".into()),
-        SdkError::DispatchFailure(e) => return SendError::Transport(format!("{e:?}")),
-        SdkError::ResponseError(e) => return SendError::Transport(format!("{e:?}")),
-        other => return SendError::Other(other.to_string()),
+        SdkError::TimeoutError(_) => return Err(SendError::Transport("timed out".into())),
+        SdkError::DispatchFailure(e) => return Err(SendError::Transport(format!("{e:?}"))),
+        SdkError::ResponseError(e) => return Err(SendError::Transport(format!("{e:?}"))),
+        other => return Err(SendError::Other(other.to_string())),
     };
     let code = service.code().unwrap_or_default().to_owned();
     let message = service.message().unwrap_or_default().to_owned();
-    match service {
+    Err(match service {
+        CreateInvalidationError::InvalidArgument(_) if is_reused_reference(&message) => {
+            return Ok(Receipt::already_exists());
+        }
+        _ if code == "InvalidationBatchAlreadyExists" => return Ok(Receipt::already_exists()),
         CreateInvalidationError::NoSuchDistribution(_) => SendError::NoSuchDistribution {
             distribution_id: distribution_id.to_owned(),
         },
@@ -230,13 +250,10 @@ fn classify(
         CreateInvalidationError::BatchTooLarge(_) => SendError::BatchTooLarge,
         CreateInvalidationError::InconsistentQuantities(_) => SendError::InconsistentQuantities,
         CreateInvalidationError::MissingBody(_) => SendError::MissingBody,
-        CreateInvalidationError::InvalidArgument(_) => SendError::InvalidArgument(message),
+        CreateInvalidationError::InvalidArgument(_) => SendError::InvalidPaths(message),
         // An answer without an error code is one the SDK could not read (a 2xx body that is
         // not XML, say): CloudFront may well have acted, and repeating is free.
         _ if code.is_empty() => SendError::Transport("unreadable answer from CloudFront".into()),
-        _ if code == "InvalidationBatchAlreadyExists" => SendError::BatchAlreadyExists {
-            caller_reference: caller_reference.to_owned(),
-        },
         _ if code.contains("Throttl") || code == "RequestLimitExceeded" => {
             SendError::Throttled(format!("{code}: {message}"))
         }
@@ -248,7 +265,13 @@ fn classify(
             SendError::Unavailable(format!("{code}: {message}"))
         }
         _ => SendError::Other(format!("{code}: {message}")),
-    }
+    })
+}
+
+/// CloudFront's field message: "Your request contains a caller reference that was used for
+/// a previous invalidation batch for the same distribution."
+fn is_reused_reference(message: &str) -> bool {
+    message.to_ascii_lowercase().contains("caller reference")
 }
 
 /// Exponential backoff with jitter, bounded by the deadline.
@@ -375,14 +398,14 @@ mod tests {
             distribution_id: "E1".into(),
             caller_reference: "s3cfi-ref".into(),
             paths: vec!["/a".into()],
-            changes: Default::default(),
+            covers: vec![Default::default()],
         }
     }
 
     fn receipt() -> Receipt {
         Receipt {
-            id: "I1".into(),
-            status: "InProgress".into(),
+            id: Some("I1".into()),
+            status: Some("InProgress".into()),
             reused: false,
         }
     }

@@ -114,8 +114,38 @@ async fn s3_record_missing_fields() {
     record.as_object_mut().unwrap().remove("s3");
     assert_record_rejected(record, "not an S3 or SNS record (no s3 field)").await;
     let mut record = event("s3-put.json")["Records"][0].clone();
-    record.as_object_mut().unwrap().remove("eventTime");
-    assert_record_rejected(record, "S3 record is malformed: missing field `eventTime`").await;
+    record.as_object_mut().unwrap().remove("eventName");
+    assert_record_rejected(record, "S3 record has no eventName").await;
+    let mut record = event("s3-put.json")["Records"][0].clone();
+    record["s3"]["object"]["sequencer"] = json!(42);
+    assert_record_rejected(record, "S3 record is malformed: invalid type: integer `42`").await;
+}
+
+/// Other emitters (moto, S3-compatible stores) leave out fields the function never uses.
+#[tokio::test]
+async fn s3_record_without_unused_fields_is_invalidated() {
+    let (fake, handler) = site().await;
+    let mut record = event("s3-put.json")["Records"][0].clone();
+    for field in [
+        "userIdentity",
+        "requestParameters",
+        "responseElements",
+        "eventTime",
+    ] {
+        record.as_object_mut().unwrap().remove(field);
+    }
+    let object = record["s3"]["object"].as_object_mut().unwrap();
+    for field in ["sequencer", "size", "eTag"] {
+        object.remove(field);
+    }
+    handler
+        .handle(
+            &json!({ "Records": [record] }),
+            deadline(Duration::from_secs(5)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(fake.invalidations()[0].paths, ["/", "/index.html"]);
 }
 
 #[tokio::test]

@@ -3,6 +3,10 @@
 //! InconsistentQuantities, BatchTooLarge, InvalidArgument and MissingBody, enforces the
 //! in-progress limits (3,000 paths, 15 wildcards) until invalidations complete, and can be
 //! told to answer the next requests with a fault.
+//!
+//! Where the field disagrees with the documentation it can answer the field's way: a reused
+//! CallerReference refused with `InvalidArgument` (jonls/s3-deploy-website#26,
+//! aws/aws-cdk#3878), and chosen paths refused, each refusal failing the whole request.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -51,6 +55,23 @@ impl Fault {
     }
 }
 
+/// CloudFront's message when it refuses a request for one or more of its paths.
+pub const INVALID_PATHS_MESSAGE: &str =
+    "Your request contains one or more invalid invalidation paths.";
+/// CloudFront's message, as users report it, for a CallerReference used before.
+pub const REUSED_REFERENCE_MESSAGE: &str = "Your request contains a caller reference that was used for a previous invalidation batch for the same distribution.";
+
+/// How a CallerReference seen before is answered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ReplayAnswer {
+    /// As documented: the earlier invalidation for the same paths,
+    /// `InvalidationBatchAlreadyExists` for other paths.
+    #[default]
+    Documented,
+    /// As users report: `InvalidArgument`, whatever the paths.
+    Field,
+}
+
 /// How the fake answered one CreateInvalidation request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
@@ -86,6 +107,8 @@ struct State {
     faults: VecDeque<Fault>,
     received: Vec<Received>,
     complete_after: Duration,
+    replay_answer: ReplayAnswer,
+    refused_paths: Vec<String>,
 }
 
 impl State {
@@ -167,6 +190,19 @@ impl FakeCloudFront {
         self.state.lock().unwrap().invalidations.clone()
     }
 
+    /// How a CallerReference seen before is answered from now on.
+    pub fn set_replay_answer(&self, replay_answer: ReplayAnswer) {
+        self.state.lock().unwrap().replay_answer = replay_answer;
+    }
+
+    /// Refuses, from now on, every request holding one of these paths, with `InvalidArgument`.
+    pub fn refuse_paths(&self, paths: impl IntoIterator<Item = impl Into<String>>) {
+        let mut state = self.state.lock().unwrap();
+        state
+            .refused_paths
+            .extend(paths.into_iter().map(Into::into));
+    }
+
     pub fn set_complete_after(&self, complete_after: Duration) {
         self.state.lock().unwrap().complete_after = complete_after;
     }
@@ -221,26 +257,16 @@ fn parse_batch(body: &str) -> Result<Batch, String> {
     }
 }
 
-/// CloudFront's rules for a path, as users have found them.
-fn invalid_path(path: &str) -> Option<String> {
-    if !path.starts_with('/') {
-        return Some(format!("path {path:?} must start with /"));
-    }
-    if path.len() > 4000 {
-        return Some("path is longer than 4000 characters".into());
-    }
-    if path.find('*').is_some_and(|at| at != path.len() - 1) {
-        return Some(format!("path {path:?} has * before its end"));
-    }
-    if let Some(bad) = path
-        .chars()
-        .find(|c| !c.is_ascii_graphic() || "\"<>#{}|\\^[]`~".contains(*c))
-    {
-        return Some(format!(
-            "path {path:?} holds {bad:?}, which must be percent-encoded"
-        ));
-    }
-    None
+/// CloudFront's rules for a path, as users have found them: a leading `/`, at most 4,000
+/// characters, `*` only last, and no character that must be percent-encoded (`~` included,
+/// aws/aws-sdk#525).
+fn is_invalid_path(path: &str) -> bool {
+    !path.starts_with('/')
+        || path.len() > 4000
+        || path.find('*').is_some_and(|at| at != path.len() - 1)
+        || path
+            .chars()
+            .any(|c| !c.is_ascii_graphic() || "\"<>#{}|\\^[]`~".contains(c))
 }
 
 fn xml_response(status: StatusCode, body: String) -> Response<Full<Bytes>> {
@@ -504,14 +530,22 @@ fn answer(
             ),
         ));
     }
-    if let Some(problem) = batch.paths.iter().find_map(|p| invalid_path(p)) {
-        return Err((400, "InvalidArgument", problem));
+    // CloudFront names neither the path nor the reason.
+    if batch
+        .paths
+        .iter()
+        .any(|p| is_invalid_path(p) || state.refused_paths.contains(p))
+    {
+        return Err((400, "InvalidArgument", INVALID_PATHS_MESSAGE.into()));
     }
     if let Some(earlier) = state
         .invalidations
         .iter()
         .find(|i| i.distribution_id == distribution_id && i.caller_reference == caller_reference)
     {
+        if state.replay_answer == ReplayAnswer::Field {
+            return Err((400, "InvalidArgument", REUSED_REFERENCE_MESSAGE.into()));
+        }
         let mut earlier_paths = earlier.paths.clone();
         let mut paths = batch.paths.clone();
         earlier_paths.sort();
