@@ -44,7 +44,7 @@ deploy: $(SAM_VENV)/.installed $(VENV)/.installed
 
 # The 50,000-object deploy simulation, with its table (README, Bulk uploads).
 simulate:
-	cargo test --release --test bulk_deploy -- --nocapture --test-threads 1
+	cargo test --release --test integration bulk_deploy:: -- --nocapture --test-threads 1
 
 # Cold starts, invocations, memory and size against a Python boto3 peer, side by side:
 # regenerates bench/RESULTS.md and bench/coldstart.png; then the planning micro-benchmark.
@@ -62,7 +62,7 @@ clean:
 	cargo clean
 	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) $(BENCH_VENV) .aws-sam .tools
 
-$(FUNCTION): Cargo.toml Cargo.lock $(wildcard src/*.rs)
+$(FUNCTION): Cargo.toml Cargo.lock $(wildcard src/*.rs src/*/*.rs)
 	cargo build --release --bin s3-cloudfront-invalidator
 
 $(CARGO_DENY):

@@ -1,5 +1,5 @@
-//! Micro-benchmark of the pure part of an invocation: decoding an event and planning its
-//! invalidations (`cargo bench --bench plan`), so regressions in the hot path show.
+//! Micro-benchmarks of the pure part of an invocation (`cargo bench --bench plan`): decoding
+//! an event and planning its invalidations, measured apart so a regression in either shows.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use devtools::events::{s3_event, site_keys, sqs_event};
@@ -7,19 +7,8 @@ use s3_cloudfront_invalidator::config::Config;
 use s3_cloudfront_invalidator::event::decode;
 use s3_cloudfront_invalidator::plan::plan;
 
-fn config() -> Config {
-    Config::from_lookup(|name| match name {
-        "DISTRIBUTION_ID" => Some("EBENCH".into()),
-        "INDEX_DOCUMENT" => Some("index.html".into()),
-        _ => None,
-    })
-    .expect("valid configuration")
-}
-
-fn planning(c: &mut Criterion) {
-    let config = config();
-    let mut group = c.benchmark_group("decode_and_plan");
-    for (name, event, keys) in [
+fn events() -> Vec<(&'static str, Vec<u8>, u64)> {
+    vec![
         ("one-record put", s3_event(&site_keys(1, 1)), 1),
         (
             "3,000-message SQS batch",
@@ -31,14 +20,35 @@ fn planning(c: &mut Criterion) {
             s3_event(&site_keys(10_000, 500)),
             10_000,
         ),
-    ] {
+    ]
+    .into_iter()
+    .map(|(name, event, keys)| (name, event.to_string().into_bytes(), keys))
+    .collect()
+}
+
+fn decoding(c: &mut Criterion) {
+    let mut group = c.benchmark_group("decode");
+    for (name, raw, keys) in events() {
         group.throughput(Throughput::Elements(keys));
-        group.bench_function(name, |b| {
-            b.iter(|| plan(&decode(&event).expect("a valid event"), &config));
-        });
+        group.bench_function(name, |b| b.iter(|| decode(&raw).expect("a valid event")));
     }
     group.finish();
 }
 
-criterion_group!(benches, planning);
+fn planning(c: &mut Criterion) {
+    let config = Config::from_vars(&[
+        ("DISTRIBUTION_ID", "EBENCH"),
+        ("INDEX_DOCUMENT", "index.html"),
+    ])
+    .expect("valid configuration");
+    let mut group = c.benchmark_group("plan");
+    for (name, raw, keys) in events() {
+        let decoded = decode(&raw).expect("a valid event");
+        group.throughput(Throughput::Elements(keys));
+        group.bench_function(name, |b| b.iter(|| plan(&decoded, &config)));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, decoding, planning);
 criterion_main!(benches);

@@ -5,7 +5,7 @@ use std::io::Read;
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::event::{Skipped, decode_bytes};
+use crate::event::{EventError, Skipped, decode};
 use crate::plan::{Invalidation, Summary, plan};
 
 /// The documented output shape, fields in this order.
@@ -16,28 +16,39 @@ struct PlanOutput<'a> {
     summary: Summary,
 }
 
-/// Prints the plan for the event in `source` (a file, or `-` for stdin) as JSON on stdout.
-/// On failure returns the one-line message for stderr.
-pub fn plan_command(
-    source: Option<&str>,
-    config: Result<Config, impl ToString>,
-) -> Result<String, String> {
-    let config = config.map_err(|e| e.to_string())?;
+/// Why `plan` printed no plan; its message is the one line on stderr.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("usage: s3-cloudfront-invalidator plan EVENT.json (or - for stdin)")]
+    Usage,
+    #[error("cannot read {source_name}: {error}")]
+    Read {
+        source_name: String,
+        error: std::io::Error,
+    },
+    #[error(transparent)]
+    Event(#[from] EventError),
+}
+
+/// The plan for the event in `source` (a file, or `-` for stdin), as pretty JSON.
+pub fn plan_command(source: Option<&str>, config: &Config) -> Result<String, PlanError> {
+    let read_error = |name: &str| {
+        let source_name = name.to_owned();
+        move |error| PlanError::Read { source_name, error }
+    };
     let raw = match source {
-        None => {
-            return Err("usage: s3-cloudfront-invalidator plan EVENT.json (or - for stdin)".into());
-        }
+        None => return Err(PlanError::Usage),
         Some("-") => {
             let mut raw = Vec::new();
             std::io::stdin()
                 .read_to_end(&mut raw)
-                .map_err(|e| format!("cannot read stdin: {e}"))?;
+                .map_err(read_error("stdin"))?;
             raw
         }
-        Some(file) => std::fs::read(file).map_err(|e| format!("cannot read {file}: {e}"))?,
+        Some(file) => std::fs::read(file).map_err(read_error(file))?,
     };
-    let decoded = decode_bytes(&raw).map_err(|e| e.to_string())?;
-    let plan = plan(&decoded, &config);
+    let decoded = decode(&raw)?;
+    let plan = plan(&decoded, config);
     let output = PlanOutput {
         invalidations: &plan.invalidations,
         skipped: plan.skipped.iter().chain(&plan.rejected).collect(),

@@ -1,8 +1,13 @@
-//! Configuration, read once from the environment and validated before the first event.
+//! Configuration: read once from the environment, validated before the first event. This
+//! module owns every configuration value type and its parsing; the rest of the crate only
+//! reads them.
 
 use serde::Deserialize;
 
-use crate::plan::CollapsePolicy;
+/// CloudFront accepts at most this many paths in one request (and in progress).
+pub const MAX_PATHS_PER_REQUEST: usize = 3000;
+/// CloudFront allows at most this many wildcard paths in progress per distribution.
+pub const MAX_WILDCARDS_IN_PROGRESS: usize = 15;
 
 /// Where changes of one bucket (or any bucket) under one key prefix are served.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -51,6 +56,16 @@ impl Config {
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration from name-value pairs, as the environment would hold them: the one
+    /// way tests, benchmarks and tools build a configuration.
+    pub fn from_vars(vars: &[(&str, &str)]) -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| {
+            vars.iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| (*value).to_owned())
+        })
     }
 
     /// Reads configuration through `lookup`, so tests need not touch the process environment.
@@ -115,6 +130,79 @@ impl Config {
     }
 }
 
+/// When busy directories are replaced by one wildcard path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollapsePolicy {
+    /// `false`: always send exact paths.
+    pub collapse: bool,
+    /// A directory becomes `dir/*` only when it holds more than this many changed paths.
+    pub min_changes: usize,
+    /// Shallowest directory a wildcard may cover: 1 allows `/blog/*`, 2 only `/blog/2024/*`.
+    pub min_depth: usize,
+    /// Whether `/*` (the whole distribution) may be used.
+    pub allow_root: bool,
+    /// Wildcards one invocation may send, of the 15 CloudFront allows in progress.
+    pub wildcard_budget: usize,
+}
+
+impl Default for CollapsePolicy {
+    fn default() -> Self {
+        CollapsePolicy {
+            collapse: true,
+            min_changes: 10,
+            min_depth: 1,
+            allow_root: false,
+            wildcard_budget: 10,
+        }
+    }
+}
+
+impl CollapsePolicy {
+    fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let default = CollapsePolicy::default();
+        let collapse = match get("COLLAPSE")
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("auto") => true,
+            Some("never") => false,
+            Some(other) => {
+                return Err(invalid(
+                    "COLLAPSE",
+                    format!("{other:?} is neither auto nor never"),
+                ));
+            }
+        };
+        Ok(CollapsePolicy {
+            collapse,
+            min_changes: parse_number(
+                get("COLLAPSE_MIN_CHANGES"),
+                "COLLAPSE_MIN_CHANGES",
+                default.min_changes,
+                1..=1_000_000,
+            )?,
+            min_depth: parse_number(
+                get("WILDCARD_MIN_DEPTH"),
+                "WILDCARD_MIN_DEPTH",
+                default.min_depth,
+                1..=64,
+            )?,
+            allow_root: parse_bool(
+                get("WILDCARD_ALLOW_ROOT"),
+                "WILDCARD_ALLOW_ROOT",
+                default.allow_root,
+            )?,
+            wildcard_budget: parse_number(
+                get("WILDCARD_BUDGET"),
+                "WILDCARD_BUDGET",
+                default.wildcard_budget,
+                0..=MAX_WILDCARDS_IN_PROGRESS,
+            )?,
+        })
+    }
+}
+
 fn normalise_route(mut route: Route) -> Result<Route, ConfigError> {
     let id = &route.distribution_id;
     if id.is_empty()
@@ -147,7 +235,7 @@ fn normalise_route(mut route: Route) -> Result<Route, ConfigError> {
     Ok(route)
 }
 
-pub(crate) fn parse_bool(
+fn parse_bool(
     value: Option<String>,
     variable: &'static str,
     default: bool,
@@ -160,7 +248,7 @@ pub(crate) fn parse_bool(
     }
 }
 
-pub(crate) fn parse_number(
+fn parse_number(
     value: Option<String>,
     variable: &'static str,
     default: usize,
@@ -183,14 +271,9 @@ pub(crate) fn parse_number(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let vars: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Config::from_lookup(|name| vars.get(name).cloned())
+        Config::from_vars(vars)
     }
 
     #[test]

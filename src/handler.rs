@@ -1,20 +1,22 @@
-//! One invocation: decode, plan, send, and answer in the shape the event source expects.
+//! One invocation: decode, plan, send (isolating paths CloudFront refuses), and answer in
+//! the shape the event source expects.
 
-use std::collections::BTreeSet;
+use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use aws_lambda_events::event::sqs::SqsBatchResponse;
 use futures_util::future::join_all;
 use lambda_runtime::Diagnostic;
 use serde::Serialize;
-use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use crate::config::Config;
-use crate::event::{self, EventError};
-use crate::plan::{self, Invalidation, Plan};
+use crate::event::{self, EventError, Reason, Skipped};
+use crate::outcome::{Delivery, Outcome, RefusedPath, Verdict};
+use crate::plan::{self, Invalidation};
 use crate::report;
-use crate::send::{Backoff, Invalidator, Receipt, SendError, Sent, send};
+use crate::send::{Backoff, Invalidator, SendError, send};
 
 /// Time kept back from the Lambda deadline to answer (and log) before being cut off.
 pub const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
@@ -38,44 +40,82 @@ pub struct Metrics {
 /// a few bad paths among 3,000 (about 2 log2 n each), and few enough for its rate limit.
 pub const ISOLATION_REQUESTS: usize = 64;
 
-/// One request as finally sent, and how it went.
-#[derive(Debug)]
-pub struct Delivery {
-    pub invalidation: Invalidation,
-    pub sent: Sent,
-}
-
-/// A single path CloudFront refused, and what it said.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RefusedPath {
-    pub path: String,
-    pub message: String,
-}
-
-/// Everything one invocation did, for the answer and the logs.
-#[derive(Debug)]
-pub struct Outcome {
-    pub plan: Plan,
-    /// The requests as finally sent: the planned ones, or the parts of a refused one.
-    pub deliveries: Vec<Delivery>,
-    /// Paths CloudFront refused on their own; each was widened or its changes failed.
-    pub refused: Vec<RefusedPath>,
-    /// The decoded changes the plan's indices refer to.
-    pub changes: Vec<event::Change>,
-    /// Message ids of an SQS batch; `None` for other event sources.
-    pub sqs_messages: Option<Vec<String>>,
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
     #[error(transparent)]
     Event(#[from] EventError),
     /// Something failed that a later attempt cannot fix (configuration, permissions, input).
-    #[error("{0}")]
-    Failed(String),
+    #[error("{}", Problems(.problems, *.created))]
+    Failed {
+        problems: Vec<Problem>,
+        created: usize,
+    },
     /// Something failed that a later attempt may fix; Lambda retries the event.
-    #[error("{0}")]
-    RetryLater(String),
+    #[error(
+        "{}. Lambda will retry the event; the same CallerReference makes the repeat free",
+        Problems(.problems, *.created)
+    )]
+    RetryLater {
+        problems: Vec<Problem>,
+        created: usize,
+    },
+}
+
+/// One thing that went wrong in a direct invocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    Rejected {
+        record: String,
+        reason: Reason,
+    },
+    Unsent {
+        caller_reference: String,
+        distribution_id: String,
+        paths: Vec<String>,
+        error: SendError,
+    },
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::Rejected { record, reason } => write!(f, "{record}: {reason}"),
+            Problem::Unsent {
+                caller_reference,
+                distribution_id,
+                paths,
+                error,
+            } => {
+                write!(f, "invalidation {caller_reference} on {distribution_id} (")?;
+                match paths.as_slice() {
+                    [path] => write!(f, "path {path}")?,
+                    paths => write!(f, "{} paths", paths.len())?,
+                }
+                write!(f, "): {error}")
+            }
+        }
+    }
+}
+
+/// The problems of an invocation, as one line.
+struct Problems<'a>(&'a [Problem], usize);
+
+impl fmt::Display for Problems<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Problems(problems, created) = self;
+        write!(
+            f,
+            "{} problem(s), {created} invalidation(s) created: ",
+            problems.len()
+        )?;
+        for (i, problem) in problems.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            problem.fmt(f)?;
+        }
+        Ok(())
+    }
 }
 
 impl From<HandlerError> for Diagnostic {
@@ -83,8 +123,8 @@ impl From<HandlerError> for Diagnostic {
         let error_type = match &error {
             HandlerError::Event(EventError::NotJson(_)) => "EventNotJson",
             HandlerError::Event(EventError::Unrecognised(_)) => "EventNotRecognised",
-            HandlerError::Failed(_) => "InvalidationFailed",
-            HandlerError::RetryLater(_) => "InvalidationRetryLater",
+            HandlerError::Failed { .. } => "InvalidationFailed",
+            HandlerError::RetryLater { .. } => "InvalidationRetryLater",
         };
         Diagnostic {
             error_type: error_type.into(),
@@ -93,77 +133,31 @@ impl From<HandlerError> for Diagnostic {
     }
 }
 
-#[derive(Serialize)]
-struct SentSummary<'a> {
-    distribution_id: &'a str,
-    caller_reference: &'a str,
-    /// `null` when CloudFront said the batch exists without naming it.
-    id: Option<&'a str>,
-    status: Option<&'a str>,
-    paths: usize,
+/// What Lambda gets back: for SQS the messages to redeliver, otherwise a summary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Answer {
+    Sqs(SqsBatchResponse),
+    Summary(Summary),
 }
 
-impl Outcome {
-    /// Indices of SQS messages that must come back: their input was bad or their
-    /// invalidation was not created.
-    pub fn failed_messages(&self) -> BTreeSet<usize> {
-        let mut failed: BTreeSet<usize> = self
-            .plan
-            .rejected
-            .iter()
-            .filter_map(|r| r.message)
-            .collect();
-        for (invalidation, _) in self.errors() {
-            failed.extend(
-                invalidation
-                    .changes()
-                    .into_iter()
-                    .filter_map(|i| self.changes[i].message),
-            );
-        }
-        failed
-    }
+/// The answer to a direct invocation that went well.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub invalidations: Vec<Sent>,
+    pub skipped: Vec<Skipped>,
+    pub summary: plan::Summary,
+}
 
-    /// Each request as finally sent, with how sending it went.
-    pub fn attempts(&self) -> impl Iterator<Item = (&Invalidation, &Sent)> {
-        self.deliveries.iter().map(|d| (&d.invalidation, &d.sent))
-    }
-
-    pub fn receipts(&self) -> impl Iterator<Item = (&Invalidation, &Receipt)> {
-        self.attempts().filter_map(|(invalidation, sent)| {
-            sent.result
-                .as_ref()
-                .ok()
-                .map(|receipt| (invalidation, receipt))
-        })
-    }
-
-    pub fn errors(&self) -> impl Iterator<Item = (&Invalidation, &SendError)> {
-        self.attempts().filter_map(|(invalidation, sent)| {
-            sent.result
-                .as_ref()
-                .err()
-                .map(|error| (invalidation, error))
-        })
-    }
-
-    fn success_body(&self) -> Value {
-        let invalidations: Vec<SentSummary> = self
-            .receipts()
-            .map(|(invalidation, receipt)| SentSummary {
-                distribution_id: &invalidation.distribution_id,
-                caller_reference: &invalidation.caller_reference,
-                id: receipt.id.as_deref(),
-                status: receipt.status.as_deref(),
-                paths: invalidation.paths.len(),
-            })
-            .collect();
-        json!({
-            "invalidations": invalidations,
-            "skipped": self.plan.skipped,
-            "summary": self.plan.summary,
-        })
-    }
+/// One invalidation created, or found through its reused reference.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Sent {
+    pub distribution_id: String,
+    pub caller_reference: String,
+    /// `None` when CloudFront said the batch exists without naming it.
+    pub id: Option<String>,
+    pub status: Option<String>,
+    pub paths: usize,
 }
 
 impl<I: Invalidator> Handler<I> {
@@ -176,20 +170,21 @@ impl<I: Invalidator> Handler<I> {
         }
     }
 
-    /// Runs one event, logs and measures it; `deadline` is when the answer must be ready.
-    pub async fn handle(&self, event: &Value, deadline: Instant) -> Result<Value, HandlerError> {
+    /// Runs one event (the payload's JSON), logs and measures it; `deadline` is when the
+    /// answer must be ready.
+    pub async fn handle(&self, event: &[u8], deadline: Instant) -> Result<Answer, HandlerError> {
         self.handle_request(event, deadline, "").await
     }
 
     /// As [`Handler::handle`], with Lambda's request id on the metrics line.
     pub async fn handle_request(
         &self,
-        event: &Value,
+        event: &[u8],
         deadline: Instant,
         request_id: &str,
-    ) -> Result<Value, HandlerError> {
+    ) -> Result<Answer, HandlerError> {
         let outcome = self.run(event, deadline).await.inspect_err(|error| {
-            tracing::error!(outcome = "failed", error = %error, "invalidation outcome");
+            tracing::error!(outcome = Verdict::Failed.as_str(), error = %error, "invalidation outcome");
         })?;
         report::log(&outcome);
         if let Some(metrics) = &self.metrics {
@@ -200,7 +195,7 @@ impl<I: Invalidator> Handler<I> {
             println!(
                 "{}",
                 report::emf_line(
-                    &outcome.counts(),
+                    &report::counts(&outcome),
                     &metrics.namespace,
                     &metrics.function_name,
                     request_id,
@@ -212,7 +207,7 @@ impl<I: Invalidator> Handler<I> {
     }
 
     /// Decodes, plans and sends; the outcome says what happened to every record.
-    pub async fn run(&self, event: &Value, deadline: Instant) -> Result<Outcome, HandlerError> {
+    pub async fn run(&self, event: &[u8], deadline: Instant) -> Result<Outcome, HandlerError> {
         let decoded = event::decode(event)?;
         let plan = plan::plan(&decoded, &self.config);
         // Distributions go concurrently, so one refusing for the whole deadline does not starve
@@ -252,7 +247,7 @@ impl<I: Invalidator> Handler<I> {
             deliveries: deliveries.into_iter().flatten().collect(),
             refused: refused.into_iter().flatten().collect(),
             changes: decoded.changes,
-            sqs_messages: decoded.sqs_messages,
+            sqs_message_ids: decoded.sqs_message_ids,
         })
     }
 
@@ -300,49 +295,53 @@ impl<I: Invalidator> Handler<I> {
     }
 }
 
-/// The answer Lambda gets: `batchItemFailures` for SQS, a summary or an error otherwise.
-pub fn answer(outcome: &Outcome) -> Result<Value, HandlerError> {
-    if let Some(messages) = &outcome.sqs_messages {
-        let failures: Vec<Value> = outcome
-            .failed_messages()
-            .into_iter()
-            .map(|i| json!({ "itemIdentifier": messages[i] }))
-            .collect();
-        return Ok(json!({ "batchItemFailures": failures }));
+/// The answer Lambda gets: the messages to redeliver for SQS; a summary or an error otherwise.
+pub fn answer(outcome: &Outcome) -> Result<Answer, HandlerError> {
+    if let Some(ids) = &outcome.sqs_message_ids {
+        let mut response = SqsBatchResponse::default();
+        for index in outcome.failed_messages() {
+            response.add_failure(ids[index].clone());
+        }
+        return Ok(Answer::Sqs(response));
     }
-    let mut problems: Vec<String> = outcome
+    let verdict = outcome.verdict();
+    let mut problems: Vec<Problem> = outcome
         .plan
         .rejected
         .iter()
-        .map(|r| format!("{}: {}", r.record, r.reason))
+        .map(|r| Problem::Rejected {
+            record: r.record.clone(),
+            reason: r.reason.clone(),
+        })
         .collect();
-    let mut retryable = false;
-    for (invalidation, error) in outcome.errors() {
-        retryable |= error.is_retryable();
-        let what = match invalidation.paths.as_slice() {
-            [path] => format!("path {path}"),
-            paths => format!("{} paths", paths.len()),
-        };
-        problems.push(format!(
-            "invalidation {} on {} ({what}): {error}",
-            invalidation.caller_reference, invalidation.distribution_id,
-        ));
-    }
-    if problems.is_empty() {
-        return Ok(outcome.success_body());
-    }
-    let created = outcome.receipts().count();
-    let message = format!(
-        "{} problem(s), {created} invalidation(s) created: {}",
-        problems.len(),
-        problems.join("; ")
+    problems.extend(
+        outcome
+            .errors()
+            .map(|(invalidation, error)| Problem::Unsent {
+                caller_reference: invalidation.caller_reference.clone(),
+                distribution_id: invalidation.distribution_id.clone(),
+                paths: invalidation.paths.clone(),
+                error: error.clone(),
+            }),
     );
-    if retryable {
-        Err(HandlerError::RetryLater(format!(
-            "{message}. Lambda will retry the event; the same CallerReference makes the repeat free"
-        )))
-    } else {
-        Err(HandlerError::Failed(message))
+    let created = outcome.receipts().count();
+    match verdict {
+        Verdict::Ok => Ok(Answer::Summary(Summary {
+            invalidations: outcome
+                .receipts()
+                .map(|(invalidation, receipt)| Sent {
+                    distribution_id: invalidation.distribution_id.clone(),
+                    caller_reference: invalidation.caller_reference.clone(),
+                    id: receipt.id.clone(),
+                    status: receipt.status.clone(),
+                    paths: invalidation.paths.len(),
+                })
+                .collect(),
+            skipped: outcome.plan.skipped.clone(),
+            summary: outcome.plan.summary,
+        })),
+        Verdict::RetryLater => Err(HandlerError::RetryLater { problems, created }),
+        Verdict::Failed => Err(HandlerError::Failed { problems, created }),
     }
 }
 

@@ -4,7 +4,7 @@ use s3_cloudfront_invalidator::cli::plan_command;
 use s3_cloudfront_invalidator::config::Config;
 use s3_cloudfront_invalidator::handler::{Handler, Metrics, deadline_from};
 use s3_cloudfront_invalidator::send::{CloudFront, https_client};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -16,10 +16,14 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             );
             std::process::exit(2);
         }
-        match plan_command(args.next().as_deref(), Config::from_env()) {
+        let config = Config::from_env().unwrap_or_else(|e| {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        });
+        match plan_command(args.next().as_deref(), &config) {
             Ok(json) => println!("{json}"),
-            Err(message) => {
-                eprintln!("error: {message}");
+            Err(error) => {
+                eprintln!("error: {error}");
                 std::process::exit(1);
             }
         }
@@ -44,14 +48,17 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         ..Handler::new(config, CloudFront::new(&sdk_config))
     };
     let handler = &handler;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        handler
-            .handle_request(
-                &event.payload,
-                deadline_from(event.context.deadline()),
-                &event.context.request_id,
-            )
-            .await
-    }))
+    // The payload stays raw JSON: the handler deserialises it once, borrowing from it.
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<Box<RawValue>>| async move {
+            handler
+                .handle_request(
+                    event.payload.get().as_bytes(),
+                    deadline_from(event.context.deadline()),
+                    &event.context.request_id,
+                )
+                .await
+        },
+    ))
     .await
 }

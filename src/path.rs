@@ -4,6 +4,8 @@
 //! paths as they appear in request URLs: RFC 1738 unsafe characters, `?` and non-ASCII
 //! bytes percent-encoded, everything else literal, or the invalidation silently misses.
 
+use std::borrow::Cow;
+
 use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
 
 /// Longest path CloudFront accepts in an invalidation batch.
@@ -49,9 +51,13 @@ pub enum KeyError {
 }
 
 /// Decodes a key as S3 notifications deliver it: `+` is a space, then `%XX` escapes.
-pub fn decode_key(encoded: &str) -> Result<String, KeyError> {
+/// Borrows when there is nothing to decode.
+pub fn decode_key(encoded: &str) -> Result<Cow<'_, str>, KeyError> {
     if encoded.is_empty() {
         return Err(KeyError::Empty);
+    }
+    if !encoded.contains(['+', '%']) {
+        return Ok(Cow::Borrowed(encoded));
     }
     if let Some(at) = malformed_escape(encoded) {
         return Err(KeyError::MalformedEscape(abbreviate(encoded), at));
@@ -64,7 +70,7 @@ pub fn decode_key(encoded: &str) -> Result<String, KeyError> {
     if decoded.is_empty() {
         return Err(KeyError::Empty);
     }
-    Ok(decoded)
+    Ok(Cow::Owned(decoded))
 }
 
 /// Percent-encodes a decoded path for CloudFront, leaving safe characters literal.
@@ -132,8 +138,13 @@ pub fn spellings(path: String, aliases: bool) -> Vec<String> {
         .contains("%20")
         .then(|| plus_escaped.as_deref().unwrap_or(&path).replace("%20", "+"));
     all.push(path);
-    all.extend(plus_escaped);
-    all.extend(space_as_plus);
+    // An alias past CloudFront's limit cannot be sent; the literal spelling was checked.
+    all.extend(
+        plus_escaped
+            .into_iter()
+            .chain(space_as_plus)
+            .filter(|alias| alias.len() <= MAX_PATH_LEN),
+    );
     all
 }
 

@@ -2,12 +2,13 @@
 //! format (EMF) line, so metrics cost no API calls. Never whole events, never credentials.
 
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{Map, Value, json};
 
-use crate::handler::Outcome;
+use crate::outcome::{Outcome, Verdict};
 use crate::send::SendError;
 
-/// The figures an operator watches, per invocation.
+/// The figures an operator watches, per invocation. Each field is one metric, named by its
+/// field name in PascalCase: this struct is the only list of metric names.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Counts {
@@ -22,13 +23,6 @@ pub struct Counts {
     pub failed_records: usize,
 }
 
-/// Records (or SQS messages) left unprocessed and why, for the log line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Failure {
-    pub record: String,
-    pub reason: String,
-}
-
 fn is_throttle(error: &SendError) -> bool {
     matches!(
         error,
@@ -36,73 +30,34 @@ fn is_throttle(error: &SendError) -> bool {
     )
 }
 
-impl Outcome {
-    pub fn counts(&self) -> Counts {
-        let receipts: Vec<_> = self.receipts().collect();
-        let reused = receipts
-            .iter()
-            .filter(|(_, receipt)| receipt.reused)
-            .count();
-        let retried: Vec<&SendError> = self
-            .attempts()
-            .flat_map(|(_, sent)| &sent.retried_after)
-            .collect();
-        let failed_sends = self
-            .errors()
-            .map(|(invalidation, _)| invalidation.changes().len())
-            .sum::<usize>();
-        Counts {
-            changed_paths: self.plan.summary.changed_paths,
-            billed_paths: receipts
-                .iter()
-                .filter(|(_, receipt)| !receipt.reused)
-                .map(|(invalidation, _)| invalidation.paths.len())
-                .sum(),
-            wildcards: receipts
-                .iter()
-                .filter(|(_, receipt)| !receipt.reused)
-                .map(|(invalidation, _)| {
-                    invalidation
-                        .paths
-                        .iter()
-                        .filter(|p| p.ends_with('*'))
-                        .count()
-                })
-                .sum(),
-            invalidations_created: receipts.len() - reused,
-            invalidations_reused: reused,
-            retries: retried.len(),
-            throttles: retried.iter().filter(|e| is_throttle(e)).count()
-                + self.errors().filter(|(_, e)| is_throttle(e)).count(),
-            skipped_records: self.plan.skipped.len(),
-            failed_records: self.plan.rejected.len() + failed_sends,
-        }
-    }
-
-    pub fn failures(&self) -> Vec<Failure> {
-        let rejected = self.plan.rejected.iter().map(|r| Failure {
-            record: r.record.clone(),
-            reason: r.reason.clone(),
-        });
-        let unsent = self.errors().flat_map(|(invalidation, error)| {
-            invalidation.changes().into_iter().map(move |i| Failure {
-                record: self.changes[i].record.clone(),
-                reason: format!("invalidation {}: {error}", invalidation.caller_reference),
-            })
-        });
-        rejected.chain(unsent).collect()
-    }
-
-    /// How the invocation ended, in one word.
-    pub fn verdict(&self) -> &'static str {
-        let mut errors = self.errors().map(|(_, e)| e).peekable();
-        if errors.peek().is_none() && self.plan.rejected.is_empty() {
-            "ok"
-        } else if self.errors().any(|(_, e)| e.is_retryable()) {
-            "retry_later"
-        } else {
-            "failed"
-        }
+/// The counts of an invocation.
+pub fn counts(outcome: &Outcome) -> Counts {
+    let receipts: Vec<_> = outcome.receipts().collect();
+    let created = || receipts.iter().filter(|(_, receipt)| !receipt.reused);
+    let retried: Vec<&SendError> = outcome
+        .attempts()
+        .flat_map(|(_, sent)| &sent.retried_after)
+        .collect();
+    let failed_sends: usize = outcome
+        .errors()
+        .map(|(invalidation, _)| invalidation.changes().len())
+        .sum();
+    Counts {
+        changed_paths: outcome.plan.summary.changed_paths,
+        billed_paths: created()
+            .map(|(invalidation, _)| invalidation.paths.len())
+            .sum(),
+        wildcards: created()
+            .flat_map(|(invalidation, _)| &invalidation.paths)
+            .filter(|path| path.ends_with('*'))
+            .count(),
+        invalidations_created: created().count(),
+        invalidations_reused: receipts.len() - created().count(),
+        retries: retried.len(),
+        throttles: retried.iter().filter(|e| is_throttle(e)).count()
+            + outcome.errors().filter(|(_, e)| is_throttle(e)).count(),
+        skipped_records: outcome.plan.skipped.len(),
+        failed_records: outcome.plan.rejected.len() + failed_sends,
     }
 }
 
@@ -116,7 +71,8 @@ fn listed<T: Serialize>(items: &[T]) -> String {
 
 /// The one log line of an invocation. The request id comes from the runtime's span.
 pub fn log(outcome: &Outcome) {
-    let counts = outcome.counts();
+    let counts = counts(outcome);
+    let verdict = outcome.verdict();
     let ids: Vec<&str> = outcome
         .receipts()
         .map(|(_, receipt)| receipt.id.as_deref().unwrap_or("(exists)"))
@@ -129,7 +85,7 @@ pub fn log(outcome: &Outcome) {
     macro_rules! outcome_line {
         ($level:ident) => {
             tracing::$level!(
-                outcome = outcome.verdict(),
+                outcome = verdict.as_str(),
                 invalidations = ids.join(","),
                 caller_references = references.join(","),
                 changed_paths = counts.changed_paths,
@@ -147,9 +103,9 @@ pub fn log(outcome: &Outcome) {
             )
         };
     }
-    match outcome.verdict() {
-        "ok" => outcome_line!(info),
-        _ => outcome_line!(warn),
+    match verdict {
+        Verdict::Ok => outcome_line!(info),
+        Verdict::RetryLater | Verdict::Failed => outcome_line!(warn),
     }
 }
 
@@ -161,36 +117,28 @@ pub fn emf_line(
     request_id: &str,
     timestamp_ms: u128,
 ) -> String {
-    let names = [
-        "ChangedPaths",
-        "BilledPaths",
-        "Wildcards",
-        "InvalidationsCreated",
-        "InvalidationsReused",
-        "Retries",
-        "Throttles",
-        "SkippedRecords",
-        "FailedRecords",
-    ];
-    let mut line = json!({
-        "_aws": {
+    let Ok(Value::Object(values)) = serde_json::to_value(counts) else {
+        unreachable!("a struct of numbers serialises to an object");
+    };
+    let metrics: Vec<Value> = values
+        .keys()
+        .map(|name| json!({"Name": name, "Unit": "Count"}))
+        .collect();
+    let mut line = Map::new();
+    line.insert(
+        "_aws".into(),
+        json!({
             "Timestamp": timestamp_ms,
             "CloudWatchMetrics": [{
                 "Namespace": namespace,
                 "Dimensions": [["FunctionName"]],
-                "Metrics": names.iter().map(|name| json!({"Name": name, "Unit": "Count"})).collect::<Vec<_>>(),
+                "Metrics": metrics,
             }],
-        },
-        "FunctionName": function_name,
-        // A property, not a dimension: searchable in Logs Insights, free in CloudWatch.
-        "RequestId": request_id,
-    });
-    let values = serde_json::to_value(counts).expect("counts always serialise");
-    line.as_object_mut().expect("built as an object").extend(
-        values
-            .as_object()
-            .expect("a struct serialises to an object")
-            .clone(),
+        }),
     );
-    line.to_string()
+    line.insert("FunctionName".into(), function_name.into());
+    // A property, not a dimension: searchable in Logs Insights, free in CloudWatch.
+    line.insert("RequestId".into(), request_id.into());
+    line.extend(values);
+    Value::Object(line).to_string()
 }

@@ -1,23 +1,14 @@
 //! Which distribution serves a changed object, and under which CloudFront paths.
 
 use crate::config::{Config, Route};
-use crate::event::Change;
-use crate::path::{KeyError, cloudfront_path, spellings};
+use crate::event::{Change, Reason};
+use crate::path::{cloudfront_path, spellings};
 
 /// The CloudFront paths one change must invalidate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target<'a> {
     pub distribution_id: &'a str,
     pub paths: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RouteError {
-    /// Configuration leaves this object out on purpose: a skip, not a failure.
-    #[error("no route covers s3://{bucket}/{key} (check SOURCE_BUCKET, KEY_PREFIX or ROUTES)")]
-    Unrouted { bucket: String, key: String },
-    #[error(transparent)]
-    Key(#[from] KeyError),
 }
 
 /// Picks the route with the longest key prefix that matches the change's bucket and key.
@@ -35,8 +26,10 @@ fn route_for<'a>(config: &'a Config, change: &Change) -> Option<&'a Route> {
         .max_by_key(|route| route.key_prefix.len())
 }
 
-pub fn target<'a>(config: &'a Config, change: &Change) -> Result<Target<'a>, RouteError> {
-    let route = route_for(config, change).ok_or_else(|| RouteError::Unrouted {
+/// The distribution and paths for `change`; [`Reason::Unrouted`] when configuration leaves
+/// it out, [`Reason::Key`] when its key cannot become a path.
+pub fn target<'a>(config: &'a Config, change: &Change) -> Result<Target<'a>, Reason> {
+    let route = route_for(config, change).ok_or_else(|| Reason::Unrouted {
         bucket: change.bucket.clone(),
         key: change.key.clone(),
     })?;
@@ -61,7 +54,10 @@ pub fn target<'a>(config: &'a Config, change: &Change) -> Result<Target<'a>, Rou
     }
     let mut paths = Vec::with_capacity(urls.len());
     for url in &urls {
-        paths.extend(spellings(cloudfront_path(url)?, config.plus_alias));
+        paths.extend(spellings(
+            cloudfront_path(url).map_err(Reason::Key)?,
+            config.plus_alias,
+        ));
     }
     paths.sort();
     paths.dedup();
@@ -74,8 +70,8 @@ pub fn target<'a>(config: &'a Config, change: &Change) -> Result<Target<'a>, Rou
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::CollapsePolicy;
     use crate::event::ChangeKind;
-    use crate::plan::CollapsePolicy;
 
     fn config(routes: Vec<Route>, index: Option<&str>) -> Config {
         Config {
@@ -103,7 +99,7 @@ mod tests {
             kind: ChangeKind::Created,
             identity: "id".into(),
             record: "Records[0]".into(),
-            message: None,
+            message_index: None,
             second_reading: false,
         }
     }
@@ -135,7 +131,7 @@ mod tests {
         let config = config(vec![route(None, "site/", "/blog", "E1")], None);
         assert_eq!(paths(&config, "b", "site/a.css"), ["/blog/a.css"]);
         let err = target(&config, &change("b", "other/a.css")).unwrap_err();
-        assert!(matches!(err, RouteError::Unrouted { .. }));
+        assert!(matches!(err, Reason::Unrouted { .. }));
         let no_slash = self::config(vec![route(None, "site", "", "E1")], None);
         assert_eq!(paths(&no_slash, "b", "site/a.css"), ["/a.css"]);
     }

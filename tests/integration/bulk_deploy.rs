@@ -3,12 +3,10 @@
 //!
 //! `make simulate` runs these with output: the 50,000-object deploy table in the README.
 
-mod common;
-
 use std::collections::{BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use devtools::events::{site_keys, sqs_message};
 use devtools::fake_cloudfront::{Answer, FakeCloudFront};
 use s3_cloudfront_invalidator::handler::Handler;
@@ -50,7 +48,7 @@ async fn drain(
         let batch: Vec<Value> = queue.drain(..batch_size.min(queue.len())).collect();
         let event = json!({ "Records": batch });
         let answer = handler
-            .handle(&event, deadline(invocation_time))
+            .handle_json(&event, deadline(invocation_time))
             .await
             .unwrap();
         figures.invocations += 1;
@@ -130,7 +128,7 @@ async fn fifty_thousand_object_deploy_is_covered_cheaply_with_nothing_lost() {
     let naive_fake = FakeCloudFront::start(&[DISTRIBUTION], Duration::from_millis(300))
         .await
         .unwrap();
-    let mut naive_handler = common::handler(
+    let mut naive_handler = crate::common::handler(
         &naive_fake.endpoint(),
         config(&[
             ("DISTRIBUTION_ID", DISTRIBUTION),
@@ -205,7 +203,7 @@ async fn three_thousand_message_batch_over_150_folders_bills_at_most_15_paths() 
         .collect();
     let started = Instant::now();
     let answer = handler
-        .handle(
+        .handle_json(
             &json!({ "Records": messages }),
             deadline(Duration::from_secs(10)),
         )
@@ -225,17 +223,17 @@ async fn persistent_too_many_in_progress_fails_only_the_affected_messages() {
         .await
         .unwrap();
     let routes = r#"[{"bucket":"example-site","key_prefix":"a/","distribution_id":"EDFDVBD6EXAMPLE"},{"bucket":"example-site","key_prefix":"b/","distribution_id":"EOTHER"}]"#;
-    let handler = common::handler(&fake.endpoint(), config(&[("ROUTES", routes)]));
+    let handler = crate::common::handler(&fake.endpoint(), config(&[("ROUTES", routes)]));
     // Fill the first distribution's in-progress paths: its next request is refused.
     let filler: Vec<Value> = (0..3000)
         .map(|i| sqs_message(i, &format!("a/filler-{i:04}/x")))
         .collect();
-    let policy_never = common::handler(
+    let policy_never = crate::common::handler(
         &fake.endpoint(),
         config(&[("ROUTES", routes), ("COLLAPSE", "never")]),
     );
     policy_never
-        .handle(
+        .handle_json(
             &json!({ "Records": filler }),
             deadline(Duration::from_secs(10)),
         )
@@ -246,7 +244,7 @@ async fn persistent_too_many_in_progress_fails_only_the_affected_messages() {
     let batch =
         json!({ "Records": [sqs_message(5000, "a/new.html"), sqs_message(5001, "b/new.html")] });
     let answer = handler
-        .handle(&batch, deadline(Duration::from_millis(300)))
+        .handle_json(&batch, deadline(Duration::from_millis(300)))
         .await
         .unwrap();
     assert_eq!(
@@ -269,7 +267,7 @@ async fn persistent_too_many_in_progress_fails_only_the_affected_messages() {
     fake.set_complete_after(Duration::ZERO);
     let retry = json!({ "Records": [sqs_message(5000, "a/new.html")] });
     let answer = handler
-        .handle(&retry, deadline(Duration::from_secs(5)))
+        .handle_json(&retry, deadline(Duration::from_secs(5)))
         .await
         .unwrap();
     assert_eq!(answer["batchItemFailures"], json!([]));

@@ -1,12 +1,10 @@
 //! One test per row of the README's bad-input table: the exact outcome of each kind of
 //! bad input, through the handler over HTTP (fake CloudFront) or the real binary.
 
-mod common;
-
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use devtools::runtime_api::{Reply, RuntimeApi};
 use s3_cloudfront_invalidator::handler::HandlerError;
 use serde_json::{Value, json};
@@ -17,10 +15,10 @@ async fn assert_record_rejected(bad_record: Value, reason: &str) {
     let good = event("s3-put.json")["Records"][0].clone();
     let direct = json!({ "Records": [bad_record.clone(), good.clone()] });
     let error = handler
-        .handle(&direct, deadline(Duration::from_secs(5)))
+        .handle_json(&direct, deadline(Duration::from_secs(5)))
         .await
         .unwrap_err();
-    assert!(matches!(error, HandlerError::Failed(_)), "{error:?}");
+    assert!(matches!(error, HandlerError::Failed { .. }), "{error:?}");
     assert!(error.to_string().contains("Records[0]"), "{error}");
     assert!(error.to_string().contains(reason), "{error}");
     assert_eq!(
@@ -32,7 +30,7 @@ async fn assert_record_rejected(bad_record: Value, reason: &str) {
     let mut sqs = event("sqs-batch.json");
     sqs["Records"][1]["body"] = json!(json!({ "Records": [bad_record] }).to_string());
     let answer = handler
-        .handle(&sqs, deadline(Duration::from_secs(5)))
+        .handle_json(&sqs, deadline(Duration::from_secs(5)))
         .await
         .unwrap();
     assert_eq!(
@@ -139,7 +137,7 @@ async fn s3_record_without_unused_fields_is_invalidated() {
         object.remove(field);
     }
     handler
-        .handle(
+        .handle_json(
             &json!({ "Records": [record] }),
             deadline(Duration::from_secs(5)),
         )

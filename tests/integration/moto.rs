@@ -4,17 +4,15 @@
 //! these tests check what moto can: the events it writes, the request the SDK sends and what
 //! CloudFront keeps.
 
-mod common;
-
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use crate::common::*;
 use aws_sdk_cloudfront::types::{
     DefaultCacheBehavior, DistributionConfig, Origin, Origins, S3OriginConfig, ViewerProtocolPolicy,
 };
-use common::*;
 
 /// moto's server, stopped when dropped.
 struct Moto {
@@ -144,7 +142,7 @@ async fn invalidations_reach_moto_with_encoded_paths() {
     let handler = handler(&moto.endpoint, site_config(&distribution));
 
     let answer = handler
-        .handle(
+        .handle_json(
             &event("s3-special-keys.json"),
             deadline(Duration::from_secs(10)),
         )
@@ -152,7 +150,7 @@ async fn invalidations_reach_moto_with_encoded_paths() {
         .unwrap();
     assert_eq!(answer["invalidations"][0]["paths"], 9);
     let answer = handler
-        .handle(&event("sqs-batch.json"), deadline(Duration::from_secs(10)))
+        .handle_json(&event("sqs-batch.json"), deadline(Duration::from_secs(10)))
         .await
         .unwrap();
     assert_eq!(answer["batchItemFailures"], serde_json::json!([]));
@@ -185,7 +183,7 @@ async fn unknown_distribution_in_moto_is_a_clear_error() {
     };
     let handler = handler(&moto.endpoint, site_config("ENOSUCHDIST"));
     let error = handler
-        .handle(&event("s3-put.json"), deadline(Duration::from_secs(10)))
+        .handle_json(&event("s3-put.json"), deadline(Duration::from_secs(10)))
         .await
         .unwrap_err();
     assert!(
@@ -250,7 +248,8 @@ async fn notifications_written_by_moto_s3_cover_every_key() {
     ]);
     for source in ["notifications", "eventbridge"] {
         let event = &batches[source];
-        let decoded = s3_cloudfront_invalidator::event::decode(event).unwrap();
+        let decoded =
+            s3_cloudfront_invalidator::event::decode(event.to_string().as_bytes()).unwrap();
         assert!(
             decoded.rejected.is_empty(),
             "{source}: {:?}",
@@ -272,7 +271,7 @@ async fn notifications_written_by_moto_s3_cover_every_key() {
             );
         }
         let answer = handler(&moto.endpoint, config.clone())
-            .handle(event, deadline(Duration::from_secs(10)))
+            .handle_json(event, deadline(Duration::from_secs(10)))
             .await
             .unwrap();
         assert!(failed_message_ids(&answer).is_empty(), "{source}: {answer}");

@@ -1,11 +1,9 @@
 //! The handler over real HTTP against the faithful CloudFront fake on loopback.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use devtools::fake_cloudfront::{Answer, FakeCloudFront, Fault, ReplayAnswer};
 use s3_cloudfront_invalidator::handler::HandlerError;
 use serde_json::json;
@@ -45,11 +43,11 @@ async fn retried_event_yields_exactly_one_invalidation() {
     let (fake, handler) = site().await;
     let event = event("s3-several-records.json");
     let first = handler
-        .handle(&event, deadline(Duration::from_secs(5)))
+        .handle_json(&event, deadline(Duration::from_secs(5)))
         .await
         .unwrap();
     let second = handler
-        .handle(&event, deadline(Duration::from_secs(5)))
+        .handle_json(&event, deadline(Duration::from_secs(5)))
         .await
         .unwrap();
     assert_eq!(fake.invalidations().len(), 1);
@@ -116,7 +114,7 @@ async fn permanent_errors_say_what_to_fix() {
         let handler = handler(&fake.endpoint(), site_config(DISTRIBUTION));
         let error = handle_sample(&handler, "s3-put.json").await.unwrap_err();
         assert!(
-            matches!(error, HandlerError::Failed(_)),
+            matches!(error, HandlerError::Failed { .. }),
             "{fault:?}: {error:?}"
         );
         assert!(error.to_string().contains(expected), "{fault:?}: {error}");
@@ -144,7 +142,7 @@ async fn persistent_throttling_fails_before_the_deadline_so_lambda_retries() {
     let handler = handler(&fake.endpoint(), site_config(DISTRIBUTION));
     let started = std::time::Instant::now();
     let error = handler
-        .handle(&event("s3-put.json"), deadline(Duration::from_millis(300)))
+        .handle_json(&event("s3-put.json"), deadline(Duration::from_millis(300)))
         .await
         .unwrap_err();
     // An attempt in flight is cut at the deadline; DEADLINE_MARGIN (500 ms) covers the answer
@@ -154,7 +152,10 @@ async fn persistent_throttling_fails_before_the_deadline_so_lambda_retries() {
         "{:?}",
         started.elapsed()
     );
-    assert!(matches!(error, HandlerError::RetryLater(_)), "{error:?}");
+    assert!(
+        matches!(error, HandlerError::RetryLater { .. }),
+        "{error:?}"
+    );
     assert!(
         fake.received().len() >= 2,
         "{error:?} {:?}",
@@ -183,7 +184,7 @@ async fn slow_answer_past_the_deadline_fails_in_time() {
     let handler = handler(&fake.endpoint(), site_config(DISTRIBUTION));
     let started = std::time::Instant::now();
     let error = handler
-        .handle(&event("s3-put.json"), deadline(Duration::from_millis(400)))
+        .handle_json(&event("s3-put.json"), deadline(Duration::from_millis(400)))
         .await
         .unwrap_err();
     assert!(
@@ -223,10 +224,10 @@ async fn after_retries_the_invalidated_paths_equal_the_changed_paths() {
             fake.inject((0..500).map(|_| fault.clone()));
             let handler = handler(&fake.endpoint(), site_config(DISTRIBUTION));
             let first = handler
-                .handle(&event(sample), deadline(Duration::from_millis(250)))
+                .handle_json(&event(sample), deadline(Duration::from_millis(250)))
                 .await;
             let must_come_back = match &first {
-                Err(HandlerError::RetryLater(_)) => true,
+                Err(HandlerError::RetryLater { .. }) => true,
                 Ok(answer) => answer["batchItemFailures"]
                     .as_array()
                     .is_some_and(|failed| !failed.is_empty()),
@@ -235,7 +236,7 @@ async fn after_retries_the_invalidated_paths_equal_the_changed_paths() {
             assert!(must_come_back, "{fault:?} {sample}: {first:?}");
             fake.clear_faults();
             let retried = handler
-                .handle(&event(sample), deadline(Duration::from_secs(5)))
+                .handle_json(&event(sample), deadline(Duration::from_secs(5)))
                 .await
                 .unwrap();
             assert!(
@@ -246,7 +247,8 @@ async fn after_retries_the_invalidated_paths_equal_the_changed_paths() {
             );
 
             let expected = s3_cloudfront_invalidator::plan::plan(
-                &s3_cloudfront_invalidator::event::decode(&event(sample)).unwrap(),
+                &s3_cloudfront_invalidator::event::decode(event(sample).to_string().as_bytes())
+                    .unwrap(),
                 &site_config(DISTRIBUTION),
             );
             let changed: BTreeSet<&String> = expected
@@ -295,7 +297,7 @@ async fn sqs_messages_of_a_failed_invalidation_come_back() {
     fake.inject((0..1000).map(|_| Fault::error(400, "TooManyInvalidationsInProgress")));
     let handler = handler(&fake.endpoint(), site_config(DISTRIBUTION));
     let answer = handler
-        .handle(
+        .handle_json(
             &event("sqs-batch.json"),
             deadline(Duration::from_millis(200)),
         )
@@ -320,7 +322,7 @@ async fn direct_event_with_a_bad_record_sends_the_good_ones_then_fails() {
         .await
         .unwrap_err();
     assert_eq!(created(&fake), [["/good.html"]]);
-    assert!(matches!(error, HandlerError::Failed(_)));
+    assert!(matches!(error, HandlerError::Failed { .. }));
     assert!(error.to_string().contains("Records[0] s3://example-site/bad%zzkey.html: key \"bad%zzkey.html\" has a malformed percent-escape at byte 3"), "{error}");
 }
 
@@ -437,7 +439,7 @@ async fn a_refused_path_is_widened_to_its_directory_or_reported_with_its_key() {
     );
     assert!(sent.values().all(|&n| n == 1), "{sent:?}");
     // `/about` has no wildcard to widen to (the root is not allowed): it fails, named.
-    assert!(matches!(error, HandlerError::Failed(_)), "{error:?}");
+    assert!(matches!(error, HandlerError::Failed { .. }), "{error:?}");
     let message = error.to_string();
     assert!(message.contains("path /about"), "{message}");
     assert!(

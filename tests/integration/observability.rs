@@ -1,16 +1,15 @@
 //! The log line and the embedded-format metrics of an invocation: a successful batch, a
 //! partial failure, a throttled run and a re-delivery; and the real binary's log output.
 
-mod common;
-
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use devtools::fake_cloudfront::Fault;
 use devtools::runtime_api::RuntimeApi;
-use s3_cloudfront_invalidator::handler::Outcome;
+use s3_cloudfront_invalidator::outcome::{Outcome, Verdict};
+use s3_cloudfront_invalidator::report::counts;
 use s3_cloudfront_invalidator::report::{Counts, emf_line};
 use s3_cloudfront_invalidator::send::SendError;
 use serde_json::Value;
@@ -21,24 +20,20 @@ async fn outcome_for(event_name: &str, faults: Vec<Fault>, time: Duration) -> Ou
     fake.inject(faults);
     let handler = handler(&fake.endpoint(), site_config(DISTRIBUTION));
     handler
-        .run(&event(event_name), deadline(time))
+        .run(event(event_name).to_string().as_bytes(), deadline(time))
         .await
         .unwrap()
 }
 
-async fn counts_for(
-    event_name: &str,
-    faults: Vec<Fault>,
-    time: Duration,
-) -> (Counts, &'static str) {
+async fn counts_for(event_name: &str, faults: Vec<Fault>, time: Duration) -> (Counts, Verdict) {
     let outcome = outcome_for(event_name, faults, time).await;
-    (outcome.counts(), outcome.verdict())
+    (counts(&outcome), outcome.verdict())
 }
 
 #[tokio::test]
 async fn successful_batch() {
     let (counts, verdict) = counts_for("sqs-batch.json", vec![], Duration::from_secs(5)).await;
-    assert_eq!(verdict, "ok");
+    assert_eq!(verdict, Verdict::Ok);
     assert_eq!(
         counts,
         Counts {
@@ -54,7 +49,7 @@ async fn successful_batch() {
 async fn partial_failure() {
     let (counts, verdict) =
         counts_for("bad-sqs-partial.json", vec![], Duration::from_secs(5)).await;
-    assert_eq!(verdict, "failed");
+    assert_eq!(verdict, Verdict::Failed);
     assert_eq!(
         counts,
         Counts {
@@ -71,8 +66,8 @@ async fn partial_failure() {
 async fn throttled_run() {
     let throttles = (0..1000).map(|_| Fault::Throttle).collect();
     let outcome = outcome_for("s3-put.json", throttles, Duration::from_millis(200)).await;
-    let (counts, verdict) = (outcome.counts(), outcome.verdict());
-    assert_eq!(verdict, "retry_later");
+    let (counts, verdict) = (counts(&outcome), outcome.verdict());
+    assert_eq!(verdict, Verdict::RetryLater);
     assert_eq!(counts.invalidations_created, 0);
     assert_eq!(counts.billed_paths, 0);
     assert_eq!(counts.failed_records, 1);
@@ -99,16 +94,22 @@ async fn throttled_run() {
 async fn redelivery_is_counted_as_reused_and_not_billed() {
     let (_fake, handler) = site().await;
     handler
-        .run(&event("s3-put.json"), deadline(Duration::from_secs(5)))
+        .run(
+            event("s3-put.json").to_string().as_bytes(),
+            deadline(Duration::from_secs(5)),
+        )
         .await
         .unwrap();
     // The fake stamps CreateTime; reuse is recognised by an answer older than the request.
     tokio::time::sleep(Duration::from_millis(5100)).await;
     let outcome = handler
-        .run(&event("s3-put.json"), deadline(Duration::from_secs(5)))
+        .run(
+            event("s3-put.json").to_string().as_bytes(),
+            deadline(Duration::from_secs(5)),
+        )
         .await
         .unwrap();
-    let counts = outcome.counts();
+    let counts = counts(&outcome);
     assert_eq!(
         (
             counts.invalidations_created,

@@ -1,12 +1,10 @@
 //! The real binary, as Lambda runs it: started under a local Runtime API, talking to the
 //! CloudFront fake through the standard AWS environment variables.
 
-mod common;
-
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use devtools::fake_cloudfront::FakeCloudFront;
 use devtools::runtime_api::{Reply, RuntimeApi};
 use serde_json::Value;

@@ -5,92 +5,21 @@
 //! requests of at most 3,000 paths, and give each request a CallerReference derived
 //! from the identities of the changes it covers and from its paths.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::config::{Config, ConfigError, parse_bool, parse_number};
-use crate::event::{Change, Decoded, Skipped};
-use crate::route::{RouteError, target};
+mod collapse;
+mod isolate;
 
-/// CloudFront accepts at most this many paths in one request (and in progress).
-pub const MAX_PATHS_PER_REQUEST: usize = 3000;
-/// CloudFront allows at most this many wildcard paths in progress per distribution.
-pub const MAX_WILDCARDS_IN_PROGRESS: usize = 15;
+pub use isolate::{halves, wider};
 
-/// When busy directories are replaced by one wildcard path.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CollapsePolicy {
-    /// `false`: always send exact paths.
-    pub collapse: bool,
-    /// A directory becomes `dir/*` only when it holds more than this many changed paths.
-    pub min_changes: usize,
-    /// Shallowest directory a wildcard may cover: 1 allows `/blog/*`, 2 only `/blog/2024/*`.
-    pub min_depth: usize,
-    /// Whether `/*` (the whole distribution) may be used.
-    pub allow_root: bool,
-    /// Wildcards one invocation may send, of the 15 CloudFront allows in progress.
-    pub wildcard_budget: usize,
-}
+use collapse::collapse;
 
-impl Default for CollapsePolicy {
-    fn default() -> Self {
-        CollapsePolicy {
-            collapse: true,
-            min_changes: 10,
-            min_depth: 1,
-            allow_root: false,
-            wildcard_budget: 10,
-        }
-    }
-}
-
-impl CollapsePolicy {
-    pub(crate) fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let default = CollapsePolicy::default();
-        let collapse = match get("COLLAPSE")
-            .as_deref()
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
-            None | Some("auto") => true,
-            Some("never") => false,
-            Some(other) => {
-                return Err(ConfigError {
-                    variable: "COLLAPSE",
-                    problem: format!("{other:?} is neither auto nor never"),
-                });
-            }
-        };
-        Ok(CollapsePolicy {
-            collapse,
-            min_changes: parse_number(
-                get("COLLAPSE_MIN_CHANGES"),
-                "COLLAPSE_MIN_CHANGES",
-                default.min_changes,
-                1..=1_000_000,
-            )?,
-            min_depth: parse_number(
-                get("WILDCARD_MIN_DEPTH"),
-                "WILDCARD_MIN_DEPTH",
-                default.min_depth,
-                1..=64,
-            )?,
-            allow_root: parse_bool(
-                get("WILDCARD_ALLOW_ROOT"),
-                "WILDCARD_ALLOW_ROOT",
-                default.allow_root,
-            )?,
-            wildcard_budget: parse_number(
-                get("WILDCARD_BUDGET"),
-                "WILDCARD_BUDGET",
-                default.wildcard_budget,
-                0..=MAX_WILDCARDS_IN_PROGRESS,
-            )?,
-        })
-    }
-}
+use crate::config::{Config, MAX_PATHS_PER_REQUEST, MAX_WILDCARDS_IN_PROGRESS};
+use crate::event::{Change, Decoded, Reason, Skipped};
+use crate::route::target;
 
 /// One CreateInvalidation request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -105,7 +34,11 @@ pub struct Invalidation {
 
 impl Invalidation {
     /// A request for `coverage`, its reference derived from the changes and the paths.
-    fn new(distribution_id: &str, coverage: Coverage, changes: &[Change]) -> Invalidation {
+    pub(crate) fn new(
+        distribution_id: &str,
+        coverage: Coverage,
+        changes: &[Change],
+    ) -> Invalidation {
         let identities: BTreeSet<&str> = coverage
             .values()
             .flatten()
@@ -125,52 +58,9 @@ impl Invalidation {
         self.covers.iter().flatten().copied().collect()
     }
 
-    fn coverage(&self) -> impl Iterator<Item = (String, BTreeSet<usize>)> + '_ {
+    pub(crate) fn coverage(&self) -> impl Iterator<Item = (String, BTreeSet<usize>)> + '_ {
         self.paths.iter().cloned().zip(self.covers.iter().cloned())
     }
-}
-
-/// The two halves of a request CloudFront refused for a path it dislikes, each a request
-/// of its own with its own reference (the same halves, so the same references, on every
-/// delivery of the event). `None` for a single path.
-pub fn halves(refused: &Invalidation, changes: &[Change]) -> Option<[Invalidation; 2]> {
-    if refused.paths.len() < 2 {
-        return None;
-    }
-    let middle = refused.paths.len() / 2;
-    let first: Coverage = refused.coverage().take(middle).collect();
-    let second: Coverage = refused.coverage().skip(middle).collect();
-    Some([
-        Invalidation::new(&refused.distribution_id, first, changes),
-        Invalidation::new(&refused.distribution_id, second, changes),
-    ])
-}
-
-/// The nearest wildcard above a single refused path (`/a/b.html` -> `/a/*`, `/a/*` -> `/*`),
-/// within the policy's depth and root rules, standing for the same changes.
-pub fn wider(
-    refused: &Invalidation,
-    policy: &CollapsePolicy,
-    changes: &[Change],
-) -> Option<Invalidation> {
-    let [path] = refused.paths.as_slice() else {
-        return None;
-    };
-    let stem = match path.strip_suffix('*') {
-        Some(stem) => stem.strip_suffix('/').unwrap_or(stem),
-        None => path.as_str(),
-    };
-    let directory = &stem[..=stem.rfind('/')?];
-    let depth = directory.matches('/').count() - 1;
-    let allowed = if depth == 0 {
-        policy.allow_root
-    } else {
-        depth >= policy.min_depth
-    };
-    allowed.then(|| {
-        let coverage = Coverage::from([(format!("{directory}*"), refused.changes())]);
-        Invalidation::new(&refused.distribution_id, coverage, changes)
-    })
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -197,16 +87,16 @@ type Coverage = BTreeMap<String, BTreeSet<usize>>;
 
 pub fn plan(decoded: &Decoded, config: &Config) -> Plan {
     let mut plan = Plan {
-        skipped: decoded.ignored.clone(),
+        skipped: decoded.skipped.clone(),
         rejected: decoded.rejected.clone(),
         ..Plan::default()
     };
     let mut by_distribution: BTreeMap<&str, Coverage> = BTreeMap::new();
     for (index, change) in decoded.changes.iter().enumerate() {
-        let skip = |reason: String| Skipped {
+        let left_out = |reason: Reason| Skipped {
             record: change.record.clone(),
             reason,
-            message: change.message,
+            message_index: change.message_index,
         };
         match target(config, change) {
             Ok(target) => {
@@ -217,8 +107,8 @@ pub fn plan(decoded: &Decoded, config: &Config) -> Plan {
             }
             // The first reading of the key decides whether the record is skipped or fails.
             Err(_) if change.second_reading => {}
-            Err(e @ RouteError::Unrouted { .. }) => plan.skipped.push(skip(e.to_string())),
-            Err(RouteError::Key(e)) => plan.rejected.push(skip(e.to_string())),
+            Err(reason @ Reason::Unrouted { .. }) => plan.skipped.push(left_out(reason)),
+            Err(reason) => plan.rejected.push(left_out(reason)),
         }
     }
     for (distribution_id, coverage) in by_distribution {
@@ -288,255 +178,10 @@ fn split(coverage: Coverage, wildcard_budget: usize) -> Vec<Coverage> {
     batches
 }
 
-/// Folds paths already covered by a wildcard into it, then, if the policy allows,
-/// replaces directories with `dir/*` where that bills the fewest paths.
-fn collapse(coverage: Coverage, policy: &CollapsePolicy) -> Coverage {
-    let coverage = merge_covered(coverage);
-    if !policy.collapse {
-        return coverage;
-    }
-    let tree = DirTree::build(&coverage);
-    let budget = policy.wildcard_budget;
-    let solved = tree.solve(policy, budget);
-    if solved.best[DirTree::ROOT][budget].is_none() {
-        // The keys alone need more wildcards than the budget: send them as they are.
-        return coverage;
-    }
-    let mut chosen = Vec::new();
-    tree.choose(DirTree::ROOT, budget, &solved, &mut chosen);
-    let wildcards: Vec<&str> = chosen
-        .iter()
-        .map(|&dir| tree.dirs[dir].prefix.as_str())
-        .collect();
-    let mut result = Coverage::new();
-    for (path, changes) in coverage {
-        let owner = wildcards
-            .iter()
-            .find(|prefix| path.starts_with(**prefix))
-            .map(|prefix| format!("{prefix}*"))
-            .unwrap_or(path);
-        result.entry(owner).or_default().extend(changes);
-    }
-    result
-}
-
-/// Merges each path that another wildcard path already covers into that wildcard.
-fn merge_covered(coverage: Coverage) -> Coverage {
-    let wildcard_prefixes: HashSet<String> = coverage
-        .keys()
-        .filter_map(|path| path.strip_suffix('*'))
-        .map(str::to_owned)
-        .collect();
-    if wildcard_prefixes.is_empty() {
-        return coverage;
-    }
-    let mut merged = Coverage::new();
-    for (path, changes) in coverage {
-        let own_end = if is_wildcard(&path) {
-            path.len() - 1
-        } else {
-            path.len() + 1
-        };
-        // The shortest covering prefix wins, so chains of wildcards fold into one.
-        let owner = path
-            .char_indices()
-            .map(|(i, _)| i)
-            .chain(std::iter::once(path.len()))
-            .filter(|&end| end < own_end)
-            .find(|&end| wildcard_prefixes.contains(&path[..end]))
-            .map(|end| format!("{}*", &path[..end]))
-            .unwrap_or(path);
-        merged.entry(owner).or_default().extend(changes);
-    }
-    merged
-}
-
-/// Cost of a way to cover a subtree, compared in order: billed paths, then wildcards,
-/// then how shallow the wildcards are (deeper ones invalidate fewer unchanged objects).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct Cost {
-    billed: usize,
-    wildcards: usize,
-    shallowness: usize,
-}
-
-impl std::ops::Add for Cost {
-    type Output = Cost;
-    fn add(self, other: Cost) -> Cost {
-        Cost {
-            billed: self.billed + other.billed,
-            wildcards: self.wildcards + other.wildcards,
-            shallowness: self.shallowness + other.shallowness,
-        }
-    }
-}
-
-/// `table[w]`: the cheapest cover of a subtree using at most `w` wildcards, if any.
-type Table = Vec<Option<Cost>>;
-
-const DEPTH_CEILING: usize = 4096;
-
-struct Dir {
-    /// Encoded directory path ending in `/`.
-    prefix: String,
-    depth: usize,
-    exact: usize,
-    /// Wildcards the keys themselves need (a `~` or `*` in the key), which sit in this directory.
-    fixed_wildcards: usize,
-    /// Paths at or below this directory.
-    total: usize,
-    children: BTreeMap<String, usize>,
-}
-
-struct DirTree {
-    dirs: Vec<Dir>,
-}
-
-/// Per directory: the table after combining its own paths and its first `i` children.
-struct Solved {
-    partial: Vec<Vec<Table>>,
-    best: Vec<Table>,
-}
-
-impl DirTree {
-    const ROOT: usize = 0;
-
-    fn build(coverage: &Coverage) -> DirTree {
-        let mut dirs = vec![Dir {
-            prefix: "/".into(),
-            depth: 0,
-            exact: 0,
-            fixed_wildcards: 0,
-            total: 0,
-            children: BTreeMap::new(),
-        }];
-        for path in coverage.keys() {
-            let stem = path.strip_suffix('*').unwrap_or(path);
-            let mut dir = DirTree::ROOT;
-            dirs[dir].total += 1;
-            let mut start = 1;
-            while let Some(slash) = stem[start..].find('/') {
-                let end = start + slash + 1;
-                let segment = &stem[start..end];
-                let next = match dirs[dir].children.get(segment) {
-                    Some(&child) => child,
-                    None => {
-                        let child = dirs.len();
-                        dirs.push(Dir {
-                            prefix: stem[..end].to_owned(),
-                            depth: dirs[dir].depth + 1,
-                            exact: 0,
-                            fixed_wildcards: 0,
-                            total: 0,
-                            children: BTreeMap::new(),
-                        });
-                        dirs[dir].children.insert(segment.to_owned(), child);
-                        child
-                    }
-                };
-                dir = next;
-                dirs[dir].total += 1;
-                start = end;
-            }
-            if is_wildcard(path) {
-                dirs[dir].fixed_wildcards += 1;
-            } else {
-                dirs[dir].exact += 1;
-            }
-        }
-        DirTree { dirs }
-    }
-
-    fn eligible(&self, dir: usize, policy: &CollapsePolicy) -> bool {
-        let dir = &self.dirs[dir];
-        let deep_enough = if dir.depth == 0 {
-            policy.allow_root
-        } else {
-            dir.depth >= policy.min_depth
-        };
-        deep_enough && dir.total > policy.min_changes
-    }
-
-    /// Bottom-up tree knapsack over the wildcard budget. Children always have larger
-    /// indices than their parent, so a reverse sweep visits children first.
-    fn solve(&self, policy: &CollapsePolicy, budget: usize) -> Solved {
-        let mut partial = vec![Vec::new(); self.dirs.len()];
-        let mut best = vec![Vec::new(); self.dirs.len()];
-        for index in (0..self.dirs.len()).rev() {
-            let dir = &self.dirs[index];
-            let own = Cost {
-                billed: dir.exact + dir.fixed_wildcards,
-                wildcards: dir.fixed_wildcards,
-                shallowness: 0,
-            };
-            let mut table: Table = (0..=budget)
-                .map(|w| (w >= dir.fixed_wildcards).then_some(own))
-                .collect();
-            let mut steps = vec![table.clone()];
-            for &child in dir.children.values() {
-                table = combine(&table, &best[child]);
-                steps.push(table.clone());
-            }
-            if self.eligible(index, policy) {
-                let wildcard = Cost {
-                    billed: 1,
-                    wildcards: 1,
-                    shallowness: DEPTH_CEILING.saturating_sub(dir.depth),
-                };
-                for cell in table.iter_mut().skip(1) {
-                    *cell = Some(cell.map_or(wildcard, |cost| cost.min(wildcard)));
-                }
-            }
-            partial[index] = steps;
-            best[index] = table;
-        }
-        Solved { partial, best }
-    }
-
-    /// Walks back down the solved tables, recording the directories the best cover wildcards.
-    fn choose(&self, dir: usize, budget: usize, solved: &Solved, out: &mut Vec<usize>) {
-        let Some(best) = solved.best[dir][budget] else {
-            return;
-        };
-        let steps = &solved.partial[dir];
-        let without = steps.last().and_then(|table| table[budget]);
-        if without != Some(best) {
-            out.push(dir);
-            return;
-        }
-        let children: Vec<usize> = self.dirs[dir].children.values().copied().collect();
-        let mut remaining = budget;
-        for (i, &child) in children.iter().enumerate().rev() {
-            let target = steps[i + 1][remaining];
-            let given = (0..=remaining)
-                .find(
-                    |&w| match (steps[i][remaining - w], solved.best[child][w]) {
-                        (Some(before), Some(cost)) => Some(before + cost) == target,
-                        _ => false,
-                    },
-                )
-                .expect("a combined cost always splits back into its parts");
-            self.choose(child, given, solved, out);
-            remaining -= given;
-        }
-    }
-}
-
-/// Knapsack merge: the best split of `w` wildcards between what is covered so far and a child.
-fn combine(left: &Table, right: &Table) -> Table {
-    (0..left.len())
-        .map(|w| {
-            (0..=w)
-                .filter_map(|given| Some(left[w - given]? + right[given]?))
-                .min()
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Route;
+    use crate::config::{CollapsePolicy, Route};
     use crate::event::{Change, ChangeKind};
     use proptest::prelude::*;
 
@@ -566,7 +211,7 @@ mod tests {
                     kind: ChangeKind::Created,
                     identity: format!("id-{i}-{key}"),
                     record: format!("Records[{i}]"),
-                    message: Some(i),
+                    message_index: Some(i),
                     second_reading: false,
                 })
                 .collect(),

@@ -1,0 +1,813 @@
+//! Decodes every shape an S3 change arrives in into a flat list of changes.
+//!
+//! Shapes: a direct S3 notification, an SQS batch of S3 notifications (also wrapped in an
+//! SNS envelope, or EventBridge events), an SNS notification, an EventBridge `aws.s3` event,
+//! and the `s3:TestEvent`. The payload is deserialised once, straight into lean types that
+//! borrow from it and name only the fields used (missing unused fields are fine); each
+//! record is read on its own, so a bad record is reported with its label and reason and never
+//! hides the good records next to it. One module per event source: a new source adds its
+//! fields to [`Record`] or [`Payload`] and a module of its own.
+//!
+//! `aws_lambda_events`' types are not used for input: they own every string (a second copy
+//! of a 6 MB batch), and they require fields that other S3 emitters leave out.
+
+mod eventbridge;
+mod s3;
+mod sns;
+mod sqs;
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::value::RawValue;
+
+use crate::path::KeyError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ChangeKind {
+    Created,
+    Removed,
+}
+
+/// One object that changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub bucket: String,
+    /// The decoded key, exactly as the object is named in S3.
+    pub key: String,
+    pub kind: ChangeKind,
+    /// What tells this S3 change apart from every other: built from the change itself
+    /// (sequencer, request id, version, eTag, time), so a duplicate S3 sends through another
+    /// envelope has the same identity; envelope ids only when the record carries none.
+    pub identity: String,
+    /// Where the change sits in the event, for messages to the operator.
+    pub record: String,
+    /// Index into [`Decoded::sqs_message_ids`] for SQS input.
+    pub message_index: Option<usize>,
+    /// A second reading of a key whose encoding AWS does not document (EventBridge): sent
+    /// when it routes and encodes, but never a reason to skip or fail the record.
+    pub second_reading: bool,
+}
+
+/// Why a record is left out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    /// The `s3:TestEvent` S3 sends when notifications are configured.
+    TestEvent,
+    /// An event that changes no content (`ObjectRestore:*`, `ObjectTagging:*`, ...).
+    NoContentChange { event: String },
+    /// No route covers the object: configuration leaves it out on purpose.
+    Unrouted { bucket: String, key: String },
+    /// The key cannot become a CloudFront path.
+    Key(KeyError),
+    /// A field invalidation needs is missing.
+    Missing(&'static str),
+    /// A record that is not one of the shapes the function reads.
+    NotARecord,
+    /// Readable JSON of another shape.
+    Unrecognised { what: &'static str, found: String },
+    /// JSON that is broken, or has a field of the wrong type.
+    Malformed { what: &'static str, error: String },
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::TestEvent => f.write_str(
+                "test event sent when a notification is configured: nothing to invalidate",
+            ),
+            Reason::NoContentChange { event } => {
+                write!(f, "event {event} does not change content")
+            }
+            Reason::Unrouted { bucket, key } => write!(
+                f,
+                "no route covers s3://{bucket}/{key} (check SOURCE_BUCKET, KEY_PREFIX or ROUTES)"
+            ),
+            Reason::Key(KeyError::Empty) => f.write_str("object key is empty"),
+            Reason::Key(error) => error.fmt(f),
+            Reason::Missing(what) => f.write_str(what),
+            Reason::NotARecord => f.write_str("not an S3 or SNS record (no s3 field)"),
+            Reason::Unrecognised { what, found } => write!(f, "{what}: {found}"),
+            Reason::Malformed { what, error } => write!(f, "{what}: {error}"),
+        }
+    }
+}
+
+impl Serialize for Reason {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// A record left out, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Skipped {
+    pub record: String,
+    pub reason: Reason,
+    #[serde(skip)]
+    pub message_index: Option<usize>,
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Decoded {
+    pub changes: Vec<Change>,
+    /// Records that are fine but change nothing (test events, other event names).
+    pub skipped: Vec<Skipped>,
+    /// Records that cannot be read: the input is wrong, and the operator should know.
+    pub rejected: Vec<Skipped>,
+    /// Message ids of an SQS batch, in delivery order; `None` for other shapes.
+    pub sqs_message_ids: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventError {
+    #[error("event is not JSON: {0}")]
+    NotJson(String),
+    #[error(
+        "event is not an S3 change: expected Records[] of S3, SQS or SNS records, an EventBridge event from aws.s3, or s3:TestEvent; got {0}"
+    )]
+    Unrecognised(String),
+}
+
+/// Which envelope field held an embedded payload.
+#[derive(Clone, Copy)]
+enum Container {
+    Body,
+    Message,
+}
+
+/// Nesting allowed between envelopes (SQS around SNS around S3 is two).
+const MAX_DEPTH: usize = 3;
+
+/// Every top-level field of the shapes a payload (or an SQS body, or an SNS message) can
+/// have; which are present says which shape it is. One flat struct, read in one pass
+/// (`#[serde(flatten)]` would buffer every field first).
+#[derive(Deserialize)]
+struct Payload<'a> {
+    #[serde(rename = "Records", borrow)]
+    records: Option<Vec<&'a RawValue>>,
+    /// `s3:TestEvent`.
+    #[serde(rename = "Event", borrow)]
+    test_event: Option<Cow<'a, str>>,
+    // An SNS notification ([`sns`]).
+    #[serde(rename = "Type", borrow)]
+    sns_type: Option<Cow<'a, str>>,
+    #[serde(rename = "MessageId", borrow)]
+    sns_message_id: Option<Cow<'a, str>>,
+    #[serde(rename = "Message", borrow)]
+    sns_message: Option<Cow<'a, str>>,
+    // An EventBridge event ([`eventbridge`]).
+    #[serde(borrow)]
+    source: Option<Cow<'a, str>>,
+    #[serde(rename = "detail-type", borrow)]
+    detail_type: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    time: Option<&'a RawValue>,
+    #[serde(borrow)]
+    detail: Option<&'a RawValue>,
+}
+
+/// Every field of the records a `Records` array can hold (SQS messages, SNS records, S3
+/// records), read in one pass; nested parts stay raw for their source's module to read.
+#[derive(Deserialize)]
+struct Record<'a> {
+    // An SQS message ([`sqs`]).
+    #[serde(rename = "eventSource", borrow)]
+    event_source: Option<Cow<'a, str>>,
+    #[serde(rename = "messageId", borrow)]
+    message_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    body: Option<Cow<'a, str>>,
+    // An SNS record ([`sns`]).
+    #[serde(rename = "EventSource", borrow)]
+    sns_event_source: Option<Cow<'a, str>>,
+    #[serde(rename = "Sns", borrow)]
+    sns: Option<&'a RawValue>,
+    // An S3 notification record ([`s3`]).
+    #[serde(rename = "eventName", borrow)]
+    event_name: Option<Cow<'a, str>>,
+    #[serde(rename = "eventTime", borrow)]
+    event_time: Option<Cow<'a, str>>,
+    #[serde(rename = "responseElements", borrow)]
+    response_elements: Option<&'a RawValue>,
+    #[serde(borrow)]
+    s3: Option<&'a RawValue>,
+}
+
+/// Parses raw bytes: the Lambda payload, or a file for the `plan` command.
+pub fn decode(raw: &[u8]) -> Result<Decoded, EventError> {
+    let payload: Payload = serde_json::from_slice(raw).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => EventError::Unrecognised(describe(raw)),
+        _ => EventError::NotJson(e.to_string()),
+    })?;
+    let mut decoded = Decoded::default();
+    if let Some(records) = &payload.records {
+        let parsed: Vec<Result<Record, serde_json::Error>> = records
+            .iter()
+            .map(|raw| serde_json::from_str(raw.get()))
+            .collect();
+        let is_sqs = parsed.iter().any(|record| {
+            record
+                .as_ref()
+                .is_ok_and(|r| r.event_source.as_deref() == Some("aws:sqs"))
+        });
+        if is_sqs {
+            sqs::decode_batch(&mut decoded, parsed);
+            return Ok(decoded);
+        }
+    }
+    if decoded.decode_payload(&payload, &Scope::default()) {
+        Ok(decoded)
+    } else {
+        Err(EventError::Unrecognised(describe(raw)))
+    }
+}
+
+/// A short description of an unrecognised payload, without echoing its content.
+fn describe(raw: &[u8]) -> String {
+    if let Ok(map) = serde_json::from_slice::<BTreeMap<Cow<str>, IgnoredAny>>(raw) {
+        let keys: Vec<&str> = map.keys().take(6).map(|k| k.as_ref()).collect();
+        return format!("an object with keys {keys:?}");
+    }
+    match raw.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'[') => "an array".into(),
+        Some(b'"') => "a string".into(),
+        Some(b't' | b'f') => "a boolean".into(),
+        Some(b'n') => "null".into(),
+        _ => "a number".into(),
+    }
+}
+
+/// Where in the event the decoder is, carried down through envelopes.
+#[derive(Default)]
+struct Scope {
+    label: String,
+    identity: String,
+    message_index: Option<usize>,
+    depth: usize,
+}
+
+impl Scope {
+    fn nested(&self, label: &str, identity: &str) -> Scope {
+        Scope {
+            label: join(&self.label, label),
+            identity: join(&self.identity, identity),
+            message_index: self.message_index,
+            depth: self.depth + 1,
+        }
+    }
+
+    /// The operator's label for a record at `label` within this scope.
+    fn record(&self, label: &str) -> String {
+        join(&self.label, label)
+    }
+}
+
+fn join(outer: &str, inner: &str) -> String {
+    match (outer.is_empty(), inner.is_empty()) {
+        (true, _) => inner.to_owned(),
+        (_, true) => outer.to_owned(),
+        _ => format!("{outer} {inner}"),
+    }
+}
+
+/// The identity of one S3 change: channel, event, bucket and key as sent, then what tells
+/// two changes of one key apart. Fields are length-prefixed so no two field lists collide.
+/// Only when the record carries none of the distinguishing fields does the envelope's
+/// identity (SQS message id, SNS message id, EventBridge id) stand in for them.
+fn change_identity(
+    scope: &Scope,
+    fixed: [&str; 4],
+    distinguishing: [Option<&str>; 5],
+    fallback: &str,
+) -> String {
+    use std::fmt::Write as _;
+    let mut identity = String::with_capacity(128);
+    let mut push = |field: &str| {
+        let _ = write!(identity, "{}:{field} ", field.len());
+    };
+    fixed.into_iter().for_each(&mut push);
+    if distinguishing.iter().all(Option::is_none) {
+        push(&scope.identity);
+        push(fallback);
+    } else {
+        distinguishing
+            .into_iter()
+            .for_each(|field| push(field.unwrap_or_default()));
+    }
+    identity.pop();
+    identity
+}
+
+/// `ObjectCreated:*`, `ObjectRemoved:*` and `LifecycleExpiration:*`, with or without `s3:`.
+fn change_kind(event_name: &str) -> Option<ChangeKind> {
+    let name = event_name.strip_prefix("s3:").unwrap_or(event_name);
+    if name.starts_with("ObjectCreated:") {
+        Some(ChangeKind::Created)
+    } else if name.starts_with("ObjectRemoved:") || name.starts_with("LifecycleExpiration:") {
+        Some(ChangeKind::Removed)
+    } else {
+        None
+    }
+}
+
+impl Decoded {
+    fn reject(&mut self, scope: &Scope, label: &str, reason: Reason) {
+        self.rejected.push(Skipped {
+            record: scope.record(label),
+            reason,
+            message_index: scope.message_index,
+        });
+    }
+
+    fn skip(&mut self, scope: &Scope, label: &str, reason: Reason) {
+        self.skipped.push(Skipped {
+            record: scope.record(label),
+            reason,
+            message_index: scope.message_index,
+        });
+    }
+
+    /// Decodes one payload of a known shape; false when the shape is not one of ours.
+    fn decode_payload(&mut self, payload: &Payload, scope: &Scope) -> bool {
+        if scope.depth > MAX_DEPTH {
+            return false;
+        }
+        if payload.test_event.as_deref() == Some("s3:TestEvent") {
+            self.skip(scope, "s3:TestEvent", Reason::TestEvent);
+            return true;
+        }
+        if let Some(records) = &payload.records {
+            for (i, raw) in records.iter().enumerate() {
+                let label = format!("Records[{i}]");
+                match serde_json::from_str::<Record>(raw.get()) {
+                    Ok(record) if record.sns_event_source.as_deref() == Some("aws:sns") => {
+                        sns::decode_record(self, &record, scope, &label)
+                    }
+                    Ok(record) if record.s3.is_some() => {
+                        s3::decode_record(self, &record, scope, &label)
+                    }
+                    Ok(_) => self.reject(scope, &label, Reason::NotARecord),
+                    Err(e) => self.reject(
+                        scope,
+                        &label,
+                        Reason::Malformed {
+                            what: "record is malformed",
+                            error: e.to_string(),
+                        },
+                    ),
+                }
+            }
+            return true;
+        }
+        if payload.sns_type.as_deref() == Some("Notification") {
+            return sns::decode_envelope(self, payload, scope);
+        }
+        if payload.source.as_deref() == Some("aws.s3") && payload.detail_type.is_some() {
+            eventbridge::decode_event(self, payload, scope);
+            return true;
+        }
+        false
+    }
+
+    /// A payload carried as a JSON string inside an envelope: an SQS `body` or an SNS
+    /// `message`, as `container` names it.
+    fn decode_embedded(&mut self, text: &str, scope: &Scope, container: Container) {
+        let (not_json, not_ours) = match container {
+            Container::Body => (
+                "body is not JSON",
+                "body is not an S3, SNS or EventBridge S3 notification",
+            ),
+            Container::Message => ("message is not JSON", "message is not an S3 notification"),
+        };
+        let reason = match serde_json::from_str::<Payload>(text) {
+            Ok(payload) if self.decode_payload(&payload, scope) => return,
+            Ok(_) => Reason::Unrecognised {
+                what: not_ours,
+                found: describe(text.as_bytes()),
+            },
+            Err(e) if e.classify() == serde_json::error::Category::Data => Reason::Unrecognised {
+                what: not_ours,
+                found: e.to_string(),
+            },
+            Err(e) => Reason::Malformed {
+                what: not_json,
+                error: e.to_string(),
+            },
+        };
+        self.reject(scope, "", reason);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn decode_value(event: &Value) -> Result<Decoded, EventError> {
+        decode(event.to_string().as_bytes())
+    }
+
+    fn sample(name: &str) -> Decoded {
+        let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
+        decode(&std::fs::read(&path).unwrap()).unwrap()
+    }
+
+    fn keys(decoded: &Decoded) -> Vec<(&str, ChangeKind)> {
+        decoded
+            .changes
+            .iter()
+            .map(|c| (c.key.as_str(), c.kind))
+            .collect()
+    }
+
+    #[test]
+    fn direct_s3_events_of_every_change_kind() {
+        use ChangeKind::*;
+        let cases = [
+            ("s3-put.json", "index.html", Created),
+            ("s3-copy.json", "assets/app.css", Created),
+            ("s3-multipart.json", "videos/intro.mp4", Created),
+            ("s3-delete.json", "old/page.html", Removed),
+            ("s3-delete-marker.json", "old/versioned.html", Removed),
+            ("s3-lifecycle-expiration.json", "tmp/preview.html", Removed),
+        ];
+        for (file, key, kind) in cases {
+            let decoded = sample(file);
+            assert_eq!(keys(&decoded), [(key, kind)], "{file}");
+            assert_eq!(decoded.changes[0].bucket, "example-site");
+            assert!(decoded.sqs_message_ids.is_none());
+            assert!(decoded.rejected.is_empty() && decoded.skipped.is_empty());
+        }
+    }
+
+    #[test]
+    fn several_records_and_non_changes() {
+        let decoded = sample("s3-several-records.json");
+        assert_eq!(decoded.changes.len(), 4);
+        assert_eq!(decoded.skipped.len(), 1);
+        assert_eq!(
+            decoded.skipped[0].reason,
+            Reason::NoContentChange {
+                event: "ObjectRestore:Completed".into()
+            }
+        );
+        assert!(
+            decoded.skipped[0]
+                .record
+                .starts_with("Records[4] s3://example-site/photos/raw.jpg")
+        );
+        let identities: std::collections::HashSet<_> =
+            decoded.changes.iter().map(|c| &c.identity).collect();
+        assert_eq!(identities.len(), 4, "each record has its own identity");
+    }
+
+    #[test]
+    fn special_keys_are_decoded() {
+        let decoded = sample("s3-special-keys.json");
+        let keys: Vec<&str> = decoded.changes.iter().map(|c| c.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "docs/getting started.html",
+                "downloads/c++ guide.pdf",
+                "blog/café/menü.html",
+                "people/~alice/profile.html",
+                "reports/100% done?.html"
+            ]
+        );
+    }
+
+    #[test]
+    fn sqs_batches_keep_message_ids() {
+        let decoded = sample("sqs-batch.json");
+        let messages = decoded.sqs_message_ids.as_ref().unwrap();
+        assert_eq!(messages.len(), 3);
+        assert_eq!(decoded.changes.len(), 3);
+        for (i, change) in decoded.changes.iter().enumerate() {
+            assert_eq!(change.message_index, Some(i));
+        }
+    }
+
+    #[test]
+    fn sqs_around_sns_and_plain_sns() {
+        let decoded = sample("sqs-sns.json");
+        assert_eq!(
+            keys(&decoded),
+            [
+                ("news/today.html", ChangeKind::Created),
+                ("news/yesterday.html", ChangeKind::Removed)
+            ]
+        );
+        assert!(decoded.changes[0].record.contains(" sns "));
+        let decoded = sample("sns.json");
+        assert_eq!(keys(&decoded), [("feeds/rss.xml", ChangeKind::Created)]);
+    }
+
+    fn sqs_of(bodies: &[Value]) -> Value {
+        let records: Vec<Value> = bodies
+            .iter()
+            .enumerate()
+            .map(|(i, body)| serde_json::json!({"messageId": format!("m-{i}"), "body": body.to_string(), "eventSource": "aws:sqs"}))
+            .collect();
+        serde_json::json!({ "Records": records })
+    }
+
+    #[test]
+    fn a_duplicate_s3_sends_through_other_envelopes_has_one_identity() {
+        let notification = serde_json::json!({"Records": [s3_record("a.html", 7)]});
+        let through_sns = serde_json::json!({"Type": "Notification", "MessageId": "sns-2", "Message": notification.to_string()});
+        let decoded = decode_value(&sqs_of(&[notification, through_sns])).unwrap();
+        assert_eq!(decoded.changes.len(), 2);
+        assert_eq!(decoded.changes[0].identity, decoded.changes[1].identity);
+        assert_ne!(
+            decoded.changes[0].message_index,
+            decoded.changes[1].message_index
+        );
+    }
+
+    #[test]
+    fn uploads_of_one_key_are_told_apart_by_whatever_the_record_carries() {
+        let bare = serde_json::json!({"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "b"}, "object": {"key": "a.html"}}});
+        let with = |field: &str, value: &str| {
+            let mut record = bare.clone();
+            match field {
+                "eventTime" => record["eventTime"] = value.into(),
+                "x-amz-request-id" => {
+                    record["responseElements"] = serde_json::json!({field: value})
+                }
+                _ => record["s3"]["object"][field] = value.into(),
+            }
+            record
+        };
+        let variants = [
+            with("sequencer", "01"),
+            with("sequencer", "02"),
+            with("x-amz-request-id", "R1"),
+            with("versionId", "v1"),
+            with("eTag", "e1"),
+            with("eventTime", "2026-11-24T10:00:00.000Z"),
+        ];
+        let decoded = decode_value(&serde_json::json!({ "Records": variants })).unwrap();
+        let identities: std::collections::HashSet<_> =
+            decoded.changes.iter().map(|c| &c.identity).collect();
+        assert_eq!(identities.len(), variants.len());
+        // With none of them, the envelope tells deliveries apart: each message is its own change.
+        let bare_notification = serde_json::json!({"Records": [bare]});
+        let decoded =
+            decode_value(&sqs_of(&[bare_notification.clone(), bare_notification])).unwrap();
+        assert_ne!(decoded.changes[0].identity, decoded.changes[1].identity);
+    }
+
+    #[test]
+    fn records_need_only_event_name_bucket_and_key() {
+        let minimal = serde_json::json!({"Records": [
+            {"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "b"}, "object": {"key": "a+b.html"}}},
+            {"eventName": "ObjectRemoved:Delete", "eventSource": "aws:s3", "s3": {"bucket": {"name": "b", "arn": "arn:aws:s3:::b"}, "object": {"key": "c.html", "size": null}}},
+        ]});
+        let decoded = decode_value(&minimal).unwrap();
+        assert_eq!(
+            keys(&decoded),
+            [
+                ("a b.html", ChangeKind::Created),
+                ("c.html", ChangeKind::Removed)
+            ]
+        );
+        assert!(decoded.rejected.is_empty());
+    }
+
+    #[test]
+    fn sqs_around_eventbridge_for_existing_buckets() {
+        let path = format!(
+            "{}/events/eventbridge-created.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let body: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        let decoded = decode_value(&sqs_of(&[body])).unwrap();
+        assert_eq!(
+            keys(&decoded),
+            [("assets/main script.js", ChangeKind::Created)]
+        );
+        assert_eq!(decoded.sqs_message_ids, Some(vec!["m-0".to_string()]));
+    }
+
+    #[test]
+    fn eventbridge_created_and_deleted() {
+        let decoded = sample("eventbridge-created.json");
+        assert_eq!(
+            keys(&decoded),
+            [("assets/main script.js", ChangeKind::Created)]
+        );
+        let decoded = sample("eventbridge-deleted.json");
+        assert_eq!(keys(&decoded), [("assets/legacy.js", ChangeKind::Removed)]);
+    }
+
+    fn eventbridge_with_key(key: &str) -> Value {
+        let mut event = serde_json::from_slice::<Value>(
+            &std::fs::read(format!(
+                "{}/events/eventbridge-created.json",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        event["detail"]["object"]["key"] = key.into();
+        event
+    }
+
+    #[test]
+    fn eventbridge_keys_are_raw_and_a_clean_form_decoding_is_covered_too() {
+        let decoded = decode_value(&eventbridge_with_key("downloads/c++ guide.pdf")).unwrap();
+        assert_eq!(
+            keys(&decoded),
+            [
+                ("downloads/c++ guide.pdf", ChangeKind::Created),
+                ("downloads/c   guide.pdf", ChangeKind::Created)
+            ]
+        );
+        assert!(!decoded.changes[0].second_reading && decoded.changes[1].second_reading);
+        assert_eq!(decoded.changes[0].identity, decoded.changes[1].identity);
+        // Not form-decodable: taken as it is, never rejected.
+        let decoded = decode_value(&eventbridge_with_key("reports/100%.html")).unwrap();
+        assert_eq!(keys(&decoded), [("reports/100%.html", ChangeKind::Created)]);
+        assert!(decoded.rejected.is_empty());
+        let decoded = decode_value(&eventbridge_with_key("plain/a.html")).unwrap();
+        assert_eq!(decoded.changes.len(), 1);
+    }
+
+    #[test]
+    fn test_events_are_acknowledged() {
+        for file in ["s3-test-event.json", "sqs-test-event.json"] {
+            let decoded = sample(file);
+            assert!(
+                decoded.changes.is_empty() && decoded.rejected.is_empty(),
+                "{file}"
+            );
+            assert_eq!(decoded.skipped.len(), 1, "{file}");
+        }
+    }
+
+    #[test]
+    fn bad_records_are_rejected_without_losing_good_ones() {
+        let decoded = sample("bad-undecodable-key.json");
+        assert_eq!(keys(&decoded), [("good.html", ChangeKind::Created)]);
+        assert_eq!(decoded.rejected.len(), 1);
+        assert!(matches!(
+            decoded.rejected[0].reason,
+            Reason::Key(KeyError::MalformedEscape(_, 3))
+        ));
+
+        let decoded = sample("bad-sqs-partial.json");
+        assert_eq!(decoded.changes.len(), 2);
+        assert_eq!(decoded.rejected[0].message_index, Some(1));
+        assert!(matches!(
+            decoded.rejected[0].reason,
+            Reason::Malformed {
+                what: "body is not JSON",
+                ..
+            }
+        ));
+
+        let decoded = sample("bad-missing-key.json");
+        assert_eq!(
+            decoded.rejected[0].reason,
+            Reason::Missing("S3 record has no s3.bucket.name or s3.object.key")
+        );
+        let decoded = sample("bad-empty-key.json");
+        assert_eq!(decoded.rejected[0].reason, Reason::Key(KeyError::Empty));
+        assert_eq!(
+            decoded.rejected[0].reason.to_string(),
+            "object key is empty"
+        );
+    }
+
+    #[test]
+    fn unrecognised_and_non_json_events_are_errors() {
+        let path = format!(
+            "{}/events/bad-other-service.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let err = decode(&std::fs::read(path).unwrap()).unwrap_err();
+        assert!(matches!(err, EventError::Unrecognised(_)));
+        assert!(matches!(decode(b"not json"), Err(EventError::NotJson(_))));
+        assert!(matches!(decode(b"[1,2]"), Err(EventError::Unrecognised(_))));
+    }
+
+    use proptest::prelude::*;
+
+    /// JSON built from the words the decoder looks for, so random events reach deep paths.
+    fn event_like_json() -> impl Strategy<Value = Value> {
+        let words = prop::sample::select(vec![
+            "Records",
+            "s3",
+            "eventSource",
+            "aws:sqs",
+            "aws:sns",
+            "EventSource",
+            "body",
+            "Sns",
+            "Message",
+            "Type",
+            "Notification",
+            "MessageId",
+            "messageId",
+            "source",
+            "aws.s3",
+            "detail-type",
+            "detail",
+            "Object Created",
+            "bucket",
+            "name",
+            "object",
+            "key",
+            "eventName",
+            "ObjectCreated:Put",
+            "Event",
+            "s3:TestEvent",
+            "%zz",
+            "a+b",
+            "",
+        ]);
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            words.clone().prop_map(Value::from),
+            "\\PC{0,12}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(5, 64, 6, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                prop::collection::btree_map(
+                    words.clone().prop_map(str::to_owned),
+                    inner.clone(),
+                    0..5
+                )
+                .prop_map(|map| Value::Object(map.into_iter().collect())),
+                // A JSON string holding JSON, as SQS bodies and SNS messages do.
+                inner.prop_map(|value| Value::from(value.to_string())),
+            ]
+        })
+    }
+
+    fn s3_record(key: &str, sequencer: usize) -> Value {
+        serde_json::json!({
+            "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+            "eventTime": "2026-11-24T10:00:00.000Z", "eventName": "ObjectCreated:Put",
+            "userIdentity": {"principalId": "A"}, "requestParameters": {"sourceIPAddress": "203.0.113.1"},
+            "responseElements": {"x-amz-request-id": "R"},
+            "s3": {"bucket": {"name": "b"}, "object": {"key": key, "sequencer": format!("{sequencer:X}")}}
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn decoding_arbitrary_events_never_panics(event in event_like_json()) {
+            if let Ok(decoded) = decode_value(&event) {
+                prop_assert!(decoded.changes.iter().all(|c| !c.key.is_empty()));
+            }
+            let _ = decode(event.to_string().as_bytes());
+        }
+
+        #[test]
+        fn decoding_arbitrary_bytes_never_panics(raw in prop::collection::vec(any::<u8>(), 0..200)) {
+            let _ = decode(&raw);
+        }
+
+        #[test]
+        fn any_key_s3_can_hold_decodes_and_plans_to_valid_paths(keys in prop::collection::vec("\\PC{1,80}", 1..20)) {
+            const FORM: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+                .remove(b'-').remove(b'_').remove(b'.').remove(b'*').remove(b' ').remove(b'/');
+            let records: Vec<Value> = keys
+                .iter()
+                .enumerate()
+                .map(|(i, key)| s3_record(&percent_encoding::utf8_percent_encode(key, FORM).to_string().replace(' ', "+"), i))
+                .collect();
+            let decoded = decode_value(&serde_json::json!({ "Records": records })).unwrap();
+            let decoded_keys: Vec<&str> = decoded.changes.iter().map(|c| c.key.as_str()).collect();
+            prop_assert_eq!(decoded_keys, keys.iter().map(String::as_str).collect::<Vec<_>>());
+            let config = crate::config::Config::from_vars(&[("DISTRIBUTION_ID", "E1")]).unwrap();
+            let plan = crate::plan::plan(&decoded, &config);
+            for path in plan.invalidations.iter().flat_map(|i| &i.paths) {
+                prop_assert!(crate::path::is_valid_cloudfront_path(path), "{}", path);
+            }
+            prop_assert_eq!(plan.rejected.len(), 0);
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_recursed() {
+        let mut event = serde_json::json!({"Records": []});
+        for i in 0..10 {
+            event = serde_json::json!({"Type": "Notification", "MessageId": format!("m{i}"), "Message": event.to_string()});
+        }
+        let decoded = decode_value(&event).unwrap();
+        assert!(decoded.changes.is_empty());
+        assert_eq!(decoded.rejected.len(), 1);
+    }
+}

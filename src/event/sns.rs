@@ -1,0 +1,52 @@
+//! SNS: a notification whose `Message` is an S3 notification, either as SNS delivers it to
+//! Lambda (a record with `EventSource: aws:sns`) or to SQS (the envelope as a message body).
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+
+use super::{Container, Decoded, Payload, Reason, Record, Scope};
+
+/// The `Sns` part of an SNS record.
+#[derive(Deserialize)]
+struct Notification<'a> {
+    #[serde(rename = "MessageId", borrow)]
+    message_id: Cow<'a, str>,
+    #[serde(rename = "Message", borrow)]
+    message: Cow<'a, str>,
+}
+
+pub(super) fn decode_record(decoded: &mut Decoded, record: &Record, scope: &Scope, label: &str) {
+    let parsed = record
+        .sns
+        .ok_or_else(|| "no Sns field".to_owned())
+        .and_then(|raw| serde_json::from_str::<Notification>(raw.get()).map_err(|e| e.to_string()));
+    match parsed {
+        Ok(sns) => {
+            let inner = scope.nested(
+                &format!("{label} sns {}", sns.message_id),
+                &format!("sns:{}", sns.message_id),
+            );
+            decoded.decode_embedded(&sns.message, &inner, Container::Message);
+        }
+        Err(error) => decoded.reject(
+            scope,
+            label,
+            Reason::Malformed {
+                what: "not an SNS record",
+                error,
+            },
+        ),
+    }
+}
+
+/// The envelope SNS puts around a message it delivers to SQS (raw delivery off); false when
+/// it lacks the fields of one.
+pub(super) fn decode_envelope(decoded: &mut Decoded, payload: &Payload, scope: &Scope) -> bool {
+    let (Some(id), Some(message)) = (&payload.sns_message_id, &payload.sns_message) else {
+        return false;
+    };
+    let inner = scope.nested(&format!("sns {id}"), &format!("sns:{id}"));
+    decoded.decode_embedded(message, &inner, Container::Message);
+    true
+}
