@@ -36,6 +36,19 @@ pub struct Config {
     pub policy: CollapsePolicy,
     /// CloudWatch namespace of the embedded-format metrics; `None` turns them off.
     pub metrics_namespace: Option<String>,
+    /// Where invalidations CloudFront has no room for are deferred; `None` retries them
+    /// until the deadline and hands the event back instead.
+    pub defer: Option<Defer>,
+}
+
+/// Deferral of invalidations to the function's own queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Defer {
+    /// The SQS queue whose messages invoke this function.
+    pub queue_url: String,
+    /// Delay of a first deferral; each further deferral of the same paths doubles it, up to
+    /// SQS's 900 s.
+    pub first_delay_seconds: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -126,6 +139,28 @@ impl Config {
             metrics_namespace: parse_bool(get("METRICS"), "METRICS", true)?.then(|| {
                 get("METRICS_NAMESPACE").unwrap_or_else(|| "S3CloudFrontInvalidator".into())
             }),
+            defer: match get("DEFER_QUEUE_URL") {
+                None => None,
+                Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
+                    Some(Defer {
+                        queue_url: url,
+                        first_delay_seconds: parse_number(
+                            get("DEFER_DELAY_SECONDS"),
+                            "DEFER_DELAY_SECONDS",
+                            60,
+                            0..=900,
+                        )? as u64,
+                    })
+                }
+                Some(other) => {
+                    return Err(invalid(
+                        "DEFER_QUEUE_URL",
+                        format!(
+                            "{other:?} is not a queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME)"
+                        ),
+                    ));
+                }
+            },
         })
     }
 }
@@ -203,13 +238,17 @@ impl CollapsePolicy {
     }
 }
 
-fn normalise_route(mut route: Route) -> Result<Route, ConfigError> {
-    let id = &route.distribution_id;
-    if id.is_empty()
-        || !id
+/// Upper-case letters and digits, like E2QWRUHAPOMQZL.
+pub fn is_distribution_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
             .bytes()
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-    {
+}
+
+fn normalise_route(mut route: Route) -> Result<Route, ConfigError> {
+    let id = &route.distribution_id;
+    if !is_distribution_id(id) {
         return Err(invalid(
             "DISTRIBUTION_ID",
             format!(

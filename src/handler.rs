@@ -12,21 +12,31 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::config::Config;
+use crate::event::work::{self, Deferred};
 use crate::event::{self, EventError, Reason, Skipped};
 use crate::outcome::{Delivery, Outcome, RefusedPath, Verdict};
 use crate::plan::{self, Invalidation};
+use crate::queue::{self, Sqs, WorkQueue};
 use crate::report;
 use crate::send::{Backoff, Invalidator, SendError, send};
 
 /// Time kept back from the Lambda deadline to answer (and log) before being cut off.
 pub const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
 
-pub struct Handler<I> {
+/// Time kept back from the deadline to write deferred work to the queue.
+pub const DEFER_RESERVE: Duration = Duration::from_secs(2);
+
+/// Deferred paths go out in messages of at most this many bytes (SQS allows 256 KiB).
+const MAX_DEFERRED_BYTES: usize = 200_000;
+
+pub struct Handler<I, Q = Sqs> {
     pub config: Config,
     pub invalidator: I,
     pub backoff: Backoff,
     /// Where embedded-format metrics go; `None` prints none.
     pub metrics: Option<Metrics>,
+    /// Where deferred invalidations go ([`Config::defer`]); `None` turns deferral off.
+    pub queue: Option<Q>,
 }
 
 /// The CloudWatch namespace and dimension of the metrics lines.
@@ -161,15 +171,19 @@ pub struct Sent {
 }
 
 impl<I: Invalidator> Handler<I> {
+    /// A handler without metrics or deferral.
     pub fn new(config: Config, invalidator: I) -> Self {
         Handler {
             config,
             invalidator,
             backoff: Backoff::default(),
             metrics: None,
+            queue: None,
         }
     }
+}
 
+impl<I: Invalidator, Q: WorkQueue> Handler<I, Q> {
     /// Runs one event (the payload's JSON), logs and measures it; `deadline` is when the
     /// answer must be ready.
     pub async fn handle(&self, event: &[u8], deadline: Instant) -> Result<Answer, HandlerError> {
@@ -222,6 +236,10 @@ impl<I: Invalidator> Handler<I> {
             }
         }
         let isolation_budget = AtomicUsize::new(ISOLATION_REQUESTS);
+        let deadline = match (&self.queue, &self.config.defer) {
+            (Some(_), Some(_)) => deadline - DEFER_RESERVE,
+            _ => deadline,
+        };
         let changes = &decoded.changes;
         let budget = &isolation_budget;
         let groups = join_all(by_distribution.into_iter().map(|group| async move {
@@ -242,9 +260,11 @@ impl<I: Invalidator> Handler<I> {
         }))
         .await;
         let (deliveries, refused): (Vec<_>, Vec<_>) = groups.into_iter().unzip();
+        let mut deliveries: Vec<Delivery> = deliveries.into_iter().flatten().collect();
+        self.defer(&mut deliveries, changes).await;
         Ok(Outcome {
             plan,
-            deliveries: deliveries.into_iter().flatten().collect(),
+            deliveries,
             refused: refused.into_iter().flatten().collect(),
             changes: decoded.changes,
             sqs_message_ids: decoded.sqs_message_ids,
@@ -265,7 +285,15 @@ impl<I: Invalidator> Handler<I> {
     ) {
         let mut pending = vec![planned];
         while let Some(invalidation) = pending.pop() {
-            let sent = send(&self.invalidator, &invalidation, deadline, self.backoff).await;
+            let defer_busy = self.queue.is_some() && self.config.defer.is_some();
+            let sent = send(
+                &self.invalidator,
+                &invalidation,
+                deadline,
+                self.backoff,
+                defer_busy,
+            )
+            .await;
             if let Err(SendError::InvalidPaths(message)) = &sent.result {
                 let parts: Vec<Invalidation> = match plan::halves(&invalidation, changes) {
                     Some(halves) => halves.into(),
@@ -290,9 +318,84 @@ impl<I: Invalidator> Handler<I> {
                     continue;
                 }
             }
-            deliveries.push(Delivery { invalidation, sent });
+            deliveries.push(Delivery {
+                invalidation,
+                sent,
+                deferred: None,
+            });
         }
     }
+
+    /// Writes each request CloudFront refused for now (too many in progress, or throttled:
+    /// it certainly did not act) to the queue as deferred work, to be planned again with
+    /// whatever is new then. Only what was written is marked deferred: the rest fails and
+    /// its messages come back as before.
+    async fn defer(&self, deliveries: &mut [Delivery], changes: &[event::Change]) {
+        let (Some(queue), Some(defer)) = (&self.queue, &self.config.defer) else {
+            return;
+        };
+        for delivery in deliveries {
+            if !matches!(&delivery.sent.result, Err(e) if e.is_deferrable()) {
+                continue;
+            }
+            let invalidation = &delivery.invalidation;
+            let deferrals = 1 + invalidation
+                .changes()
+                .into_iter()
+                .filter_map(|i| Some(changes[i].routed.as_ref()?.deferrals))
+                .max()
+                .unwrap_or(0);
+            if deferrals > work::MAX_DEFERRALS {
+                continue;
+            }
+            let delay = Duration::from_secs(
+                defer
+                    .first_delay_seconds
+                    .saturating_mul(1 << (deferrals - 1).min(10)),
+            )
+            .min(queue::MAX_DELAY);
+            let mut written = true;
+            for (part, paths) in chunks(&invalidation.paths).enumerate() {
+                let deferred = Deferred {
+                    distribution_id: invalidation.distribution_id.clone(),
+                    reference: format!("{}.{part}", invalidation.caller_reference),
+                    paths: paths.to_vec(),
+                    deferrals,
+                };
+                if let Err(error) = queue.send(deferred.to_body(), delay).await {
+                    tracing::warn!(caller_reference = %invalidation.caller_reference, %error, "could not defer");
+                    written = false;
+                    break;
+                }
+            }
+            if written {
+                delivery.deferred = Some(delay);
+            }
+        }
+    }
+}
+
+/// Paths in runs whose deferred message stays within [`MAX_DEFERRED_BYTES`].
+fn chunks(paths: &[String]) -> impl Iterator<Item = &[String]> {
+    let mut rest = paths;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut bytes = 0;
+        let take = rest
+            .iter()
+            .take_while(|path| {
+                // A path's JSON: quotes, a comma, and escapes at worst doubling it.
+                bytes += 2 * path.len() + 3;
+                bytes <= MAX_DEFERRED_BYTES
+            })
+            .count()
+            .max(1);
+        let (chunk, tail) = rest.split_at(take);
+        rest = tail;
+        Some(chunk)
+    })
 }
 
 /// The answer Lambda gets: the messages to redeliver for SQS; a summary or an error otherwise.

@@ -5,8 +5,9 @@
 //! them into requests with idempotent caller references (pure, no I/O), [`send`] calls
 //! CreateInvalidation through a small trait with retries inside the deadline, [`outcome`]
 //! records what happened, and [`handler`] ties them together and shapes the answer Lambda
-//! expects, while [`report`] writes the log and metrics lines. [`config`] owns every
-//! setting; [`cli`] is the offline `plan` command.
+//! expects, deferring what CloudFront has no room for through [`queue`], while [`report`]
+//! writes the log and metrics lines. [`config`] owns every setting; [`cli`] is the offline
+//! `plan` command.
 
 pub mod cli;
 pub mod config;
@@ -15,6 +16,7 @@ pub mod handler;
 pub mod outcome;
 pub mod path;
 pub mod plan;
+pub mod queue;
 pub mod report;
 pub mod route;
 pub mod send;

@@ -3,6 +3,7 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use s3_cloudfront_invalidator::cli::plan_command;
 use s3_cloudfront_invalidator::config::Config;
 use s3_cloudfront_invalidator::handler::{Handler, Metrics, deadline_from};
+use s3_cloudfront_invalidator::queue::Sqs;
 use s3_cloudfront_invalidator::send::{CloudFront, https_client};
 use serde_json::value::RawValue;
 
@@ -43,8 +44,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         namespace,
         function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default(),
     });
+    let queue = config
+        .defer
+        .as_ref()
+        .map(|defer| Sqs::new(&sdk_config, &defer.queue_url));
     let handler = Handler {
         metrics,
+        queue,
         ..Handler::new(config, CloudFront::new(&sdk_config))
     };
     let handler = &handler;

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
+use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
@@ -16,6 +17,8 @@ use crate::send::{Receipt, SendError, Sent};
 pub struct Delivery {
     pub invalidation: Invalidation,
     pub sent: Sent,
+    /// CloudFront had no room; the paths were written to the queue, due after this delay.
+    pub deferred: Option<Duration>,
 }
 
 /// A single path CloudFront refused, and what it said.
@@ -109,9 +112,19 @@ impl Outcome {
             .filter_map(|(invalidation, sent)| Some((invalidation, sent.result.as_ref().ok()?)))
     }
 
+    /// Requests that failed and were not deferred.
     pub fn errors(&self) -> impl Iterator<Item = (&Invalidation, &SendError)> {
-        self.attempts()
-            .filter_map(|(invalidation, sent)| Some((invalidation, sent.result.as_ref().err()?)))
+        self.deliveries
+            .iter()
+            .filter(|d| d.deferred.is_none())
+            .filter_map(|d| Some((&d.invalidation, d.sent.result.as_ref().err()?)))
+    }
+
+    /// Requests written to the queue for later, with their delay.
+    pub fn deferred(&self) -> impl Iterator<Item = (&Invalidation, Duration)> {
+        self.deliveries
+            .iter()
+            .filter_map(|d| Some((&d.invalidation, d.deferred?)))
     }
 
     pub fn verdict(&self) -> Verdict {

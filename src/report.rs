@@ -21,6 +21,8 @@ pub struct Counts {
     pub throttles: usize,
     pub skipped_records: usize,
     pub failed_records: usize,
+    /// Paths written to the queue because CloudFront had no room for them.
+    pub deferred_paths: usize,
 }
 
 fn is_throttle(error: &SendError) -> bool {
@@ -58,6 +60,10 @@ pub fn counts(outcome: &Outcome) -> Counts {
             + outcome.errors().filter(|(_, e)| is_throttle(e)).count(),
         skipped_records: outcome.plan.skipped.len(),
         failed_records: outcome.plan.rejected.len() + failed_sends,
+        deferred_paths: outcome
+            .deferred()
+            .map(|(invalidation, _)| invalidation.paths.len())
+            .sum(),
     }
 }
 
@@ -97,6 +103,7 @@ pub fn log(outcome: &Outcome) {
                 skipped_records = counts.skipped_records,
                 skipped = %listed(&outcome.plan.skipped),
                 failed_records = counts.failed_records,
+                deferred_paths = counts.deferred_paths,
                 failed = %listed(&failures),
                 refused_paths = %listed(&outcome.refused),
                 "invalidation outcome"

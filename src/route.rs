@@ -80,6 +80,7 @@ mod tests {
             plus_alias: true,
             policy: CollapsePolicy::default(),
             metrics_namespace: None,
+            defer: None,
         }
     }
 
@@ -101,6 +102,7 @@ mod tests {
             record: "Records[0]".into(),
             message_index: None,
             second_reading: false,
+            routed: None,
         }
     }
 

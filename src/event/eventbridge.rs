@@ -103,6 +103,7 @@ pub(super) fn decode_event(decoded: &mut Decoded, event: &Payload, scope: &Scope
         record: scope.record(&label),
         message_index: scope.message_index,
         second_reading: false,
+        routed: None,
     };
     // The key is raw (AWS's own samples and moto's S3 send it unencoded); AWS documents
     // nothing, so the form-decoded reading is covered too when it differs and decodes.

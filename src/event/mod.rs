@@ -15,6 +15,7 @@ mod eventbridge;
 mod s3;
 mod sns;
 mod sqs;
+pub mod work;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -50,6 +51,18 @@ pub struct Change {
     /// A second reading of a key whose encoding AWS does not document (EventBridge): sent
     /// when it routes and encodes, but never a reason to skip or fail the record.
     pub second_reading: bool,
+    /// Paths an earlier invocation planned and deferred: not routed again. Bucket and key
+    /// are empty then.
+    pub routed: Option<Routed>,
+}
+
+/// Paths already planned for a distribution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Routed {
+    pub distribution_id: String,
+    pub paths: Vec<String>,
+    /// How many times they have been deferred.
+    pub deferrals: u32,
 }
 
 /// Why a record is left out.
@@ -67,6 +80,10 @@ pub enum Reason {
     Missing(&'static str),
     /// A record that is not one of the shapes the function reads.
     NotARecord,
+    /// A work message of this function's own that cannot be trusted.
+    InvalidWork(String),
+    /// Deferred work for a distribution the configuration no longer names.
+    UnknownDistribution(String),
     /// Readable JSON of another shape.
     Unrecognised { what: &'static str, found: String },
     /// JSON that is broken, or has a field of the wrong type.
@@ -90,6 +107,11 @@ impl fmt::Display for Reason {
             Reason::Key(error) => error.fmt(f),
             Reason::Missing(what) => f.write_str(what),
             Reason::NotARecord => f.write_str("not an S3 or SNS record (no s3 field)"),
+            Reason::InvalidWork(problem) => write!(f, "work message is invalid: {problem}"),
+            Reason::UnknownDistribution(id) => write!(
+                f,
+                "deferred work for distribution {id}, which the configuration no longer names: dropped"
+            ),
             Reason::Unrecognised { what, found } => write!(f, "{what}: {found}"),
             Reason::Malformed { what, error } => write!(f, "{what}: {error}"),
         }
@@ -170,6 +192,10 @@ struct Payload<'a> {
     time: Option<&'a RawValue>,
     #[serde(borrow)]
     detail: Option<&'a RawValue>,
+    // This function's own work message ([`work`]).
+    s3cfi_work: Option<u32>,
+    #[serde(borrow)]
+    deferred: Option<&'a RawValue>,
 }
 
 /// Every field of the records a `Records` array can hold (SQS messages, SNS records, S3
@@ -337,6 +363,10 @@ impl Decoded {
     fn decode_payload(&mut self, payload: &Payload, scope: &Scope) -> bool {
         if scope.depth > MAX_DEPTH {
             return false;
+        }
+        if let Some(version) = payload.s3cfi_work {
+            work::decode_work(self, version, payload.deferred, scope);
+            return true;
         }
         if payload.test_event.as_deref() == Some("s3:TestEvent") {
             self.skip(scope, "s3:TestEvent", Reason::TestEvent);

@@ -117,5 +117,6 @@ pub(super) fn decode_record(decoded: &mut Decoded, record: &Record, scope: &Scop
         record: scope.record(&label),
         message_index: scope.message_index,
         second_reading: false,
+        routed: None,
     });
 }

@@ -98,6 +98,25 @@ pub fn plan(decoded: &Decoded, config: &Config) -> Plan {
             reason,
             message_index: change.message_index,
         };
+        if let Some(routed) = &change.routed {
+            if config
+                .routes
+                .iter()
+                .any(|route| route.distribution_id == routed.distribution_id)
+            {
+                let coverage = by_distribution
+                    .entry(routed.distribution_id.as_str())
+                    .or_default();
+                for path in &routed.paths {
+                    coverage.entry(path.clone()).or_default().insert(index);
+                }
+            } else {
+                let id = routed.distribution_id.clone();
+                tracing::warn!(distribution_id = %id, "dropping deferred work for a distribution no longer configured");
+                plan.skipped.push(left_out(Reason::UnknownDistribution(id)));
+            }
+            continue;
+        }
         match target(config, change) {
             Ok(target) => {
                 let coverage = by_distribution.entry(target.distribution_id).or_default();
@@ -181,22 +200,18 @@ fn split(coverage: Coverage, wildcard_budget: usize) -> Vec<Coverage> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{CollapsePolicy, Route};
+    use crate::config::CollapsePolicy;
     use crate::event::{Change, ChangeKind};
     use proptest::prelude::*;
 
     fn config(policy: CollapsePolicy) -> Config {
         Config {
-            routes: vec![Route {
-                bucket: None,
-                key_prefix: String::new(),
-                path_prefix: String::new(),
-                distribution_id: "EDIST".into(),
-            }],
-            index_document: None,
-            plus_alias: false,
             policy,
-            metrics_namespace: None,
+            ..Config::from_vars(&[
+                ("DISTRIBUTION_ID", "EDIST"),
+                ("INVALIDATE_PLUS_ALIAS", "false"),
+            ])
+            .unwrap()
         }
     }
 
@@ -213,6 +228,7 @@ mod tests {
                     record: format!("Records[{i}]"),
                     message_index: Some(i),
                     second_reading: false,
+                    routed: None,
                 })
                 .collect(),
             ..Decoded::default()

@@ -75,6 +75,12 @@ pub enum SendError {
 }
 
 impl SendError {
+    /// Whether CloudFront certainly did not act, so the paths can be sent later in another
+    /// request (with another reference) without billing them twice.
+    pub fn is_deferrable(&self) -> bool {
+        matches!(self, SendError::TooManyInProgress | SendError::Throttled(_))
+    }
+
     /// Whether the same request may succeed later: CloudFront dedupes by CallerReference,
     /// so repeating it is always safe; only these can change their answer.
     pub fn is_retryable(&self) -> bool {
@@ -136,12 +142,15 @@ pub struct Sent {
 }
 
 /// Sends one invalidation, retrying what can succeed later until `deadline`, always with
-/// the same CallerReference and paths.
+/// the same CallerReference and paths. With `defer_busy`, `TooManyInvalidationsInProgress`
+/// ends the attempts at once: CloudFront completes invalidations in minutes, so waiting
+/// inside the invocation rarely helps, and the caller defers the paths instead.
 pub async fn send(
     invalidator: &impl Invalidator,
     invalidation: &Invalidation,
     deadline: Instant,
     backoff: Backoff,
+    defer_busy: bool,
 ) -> Sent {
     let mut retried_after = Vec::new();
     let mut attempts = 0;
@@ -157,6 +166,13 @@ pub async fn send(
             Err(_) => Err(SendError::DeadlineReached),
         };
         let error = match result {
+            Err(SendError::TooManyInProgress) if defer_busy => {
+                return Sent {
+                    result: Err(SendError::TooManyInProgress),
+                    attempts,
+                    retried_after,
+                };
+            }
             Err(error) if error.is_retryable() => error,
             result => {
                 return Sent {
@@ -253,6 +269,7 @@ mod tests {
             &invalidation(),
             Instant::now() + Duration::from_secs(5),
             FAST,
+            false,
         )
         .await;
         assert_eq!(sent.result, Ok(receipt()));
@@ -275,6 +292,7 @@ mod tests {
             &invalidation(),
             Instant::now() + Duration::from_secs(5),
             FAST,
+            false,
         )
         .await;
         assert_eq!(sent.attempts, 1);
@@ -300,6 +318,7 @@ mod tests {
             &invalidation(),
             start + Duration::from_millis(100),
             slow,
+            false,
         )
         .await;
         assert_eq!(sent.result, Err(SendError::TooManyInProgress));

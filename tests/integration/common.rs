@@ -49,6 +49,7 @@ pub fn handler(endpoint: &str, config: Config) -> Handler<CloudFront> {
         invalidator: CloudFront::new(&sdk_config(endpoint)),
         backoff: FAST,
         metrics: None,
+        queue: None,
     }
 }
 

@@ -15,9 +15,9 @@ use aws_sdk_cloudfront::types::{
 };
 
 /// moto's server, stopped when dropped.
-struct Moto {
+pub struct Moto {
     child: Child,
-    endpoint: String,
+    pub endpoint: String,
 }
 
 impl Drop for Moto {
@@ -36,7 +36,7 @@ fn moto_binary() -> Option<PathBuf> {
 
 /// Starts moto, or explains why not. Under `make test` and CI (REQUIRE_MOTO=1) a missing
 /// moto fails the test instead of skipping it.
-async fn start_moto() -> Option<Moto> {
+pub async fn start_moto() -> Option<Moto> {
     let Some(binary) = moto_binary() else {
         let message = "moto_server not found: run `make test` (it installs moto into .venv) or set MOTO_SERVER";
         if std::env::var_os("REQUIRE_MOTO").is_some()

@@ -155,7 +155,21 @@ fn emf_line_follows_the_embedded_metric_format() {
     for name in &names {
         assert!(line[name].is_u64(), "{name} has a value");
     }
-    assert_eq!(names.len(), 9);
+    assert_eq!(
+        names,
+        [
+            "BilledPaths",
+            "ChangedPaths",
+            "DeferredPaths",
+            "FailedRecords",
+            "InvalidationsCreated",
+            "InvalidationsReused",
+            "Retries",
+            "SkippedRecords",
+            "Throttles",
+            "Wildcards"
+        ]
+    );
     assert_eq!(
         (line["ChangedPaths"].as_u64(), line["BilledPaths"].as_u64()),
         (Some(3000), Some(3))
