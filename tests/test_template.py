@@ -176,6 +176,16 @@ class BulkDeploys(unittest.TestCase):
     """Queued mode's concurrency cap keeps wildcards within CloudFront's limit, and the
     template refuses a batch Lambda would refuse, before creating anything."""
 
+    def test_queued_mode_defers_to_its_own_buffer_queue(self):
+        template = expanded()
+        for mode in ["Queued", "Direct"]:
+            res = resources(template, conditions(mode, False))
+            variables = res["InvalidatorFunction"]["Properties"]["Environment"]["Variables"]
+            if mode == "Queued":
+                self.assertEqual(variables["DEFER_QUEUE_URL"], {"Ref": "BufferQueue"})
+            else:
+                self.assertNotIn("DEFER_QUEUE_URL", variables)
+
     def test_queued_mode_caps_concurrency_with_the_parameter(self):
         parameter = TEMPLATE["Parameters"]["MaximumConcurrency"]
         self.assertIn(parameter["Default"], parameter["AllowedValues"])
@@ -240,8 +250,9 @@ class CheckovSkips(unittest.TestCase):
 
 
 class LeastPrivilege(unittest.TestCase):
-    """The role may invalidate the one distribution, read its own queue in Queued mode,
-    send to its failure queue, and write logs; nothing else, in every mode."""
+    """The role may invalidate the one distribution, read its own queue and defer work to
+    it in Queued mode, send to its failure queue, and write logs; nothing else, in every
+    mode."""
 
     def allowed(self, queued):
         allowed = {
@@ -249,7 +260,7 @@ class LeastPrivilege(unittest.TestCase):
             ("sqs:SendMessage", json.dumps({"Fn::GetAtt": ["FailureQueue", "Arn"]})),
         }
         if queued:
-            for action in ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]:
+            for action in ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility", "sqs:SendMessage"]:
                 allowed.add((action, json.dumps({"Fn::GetAtt": ["BufferQueue", "Arn"]})))
         return allowed
 
