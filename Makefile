@@ -42,9 +42,11 @@ deploy: $(SAM_VENV)/.installed $(VENV)/.installed
 	$(SAM) build
 	@if [ -f samconfig.toml ]; then $(SAM) deploy; else $(SAM) deploy --guided; fi
 
-# The 50,000-object deploy simulation, with its table (README, Bulk uploads).
-simulate:
-	cargo test --release --test integration bulk_deploy:: -- --nocapture --test-threads 1
+# Bulk deploys at CloudFront's pace, simulated in virtual time (README, Bulk uploads):
+# target/simulate/summary.json, timelines, and the plot of the 1,000,000-object deploy.
+simulate: $(BENCH_VENV)/.installed
+	cargo test --profile simulate --test integration simulate::every_scenario -- --ignored --nocapture --test-threads 1
+	$(BENCH_VENV)/bin/python bench/plot_simulation.py
 
 # Cold starts, invocations, memory and size against a Python boto3 peer, side by side:
 # regenerates bench/RESULTS.md and bench/coldstart.png; then the planning micro-benchmark.

@@ -154,6 +154,137 @@ pub enum EventError {
     Unrecognised(String),
 }
 
+/// A string field read leniently: another JSON type does not fail the record around it, so
+/// records are read in the same pass as the array that holds them, and a bad field costs
+/// only its own record.
+#[derive(Debug, Default)]
+enum Text<'a> {
+    #[default]
+    Missing,
+    Str(Cow<'a, str>),
+    /// Present but not a string.
+    Wrong,
+}
+
+impl<'a> Text<'a> {
+    fn as_deref(&self) -> Option<&str> {
+        match self {
+            Text::Str(text) => Some(text),
+            Text::Missing | Text::Wrong => None,
+        }
+    }
+
+    fn is_some(&self) -> bool {
+        matches!(self, Text::Str(_))
+    }
+
+    fn into_owned(self) -> Option<String> {
+        match self {
+            Text::Str(text) => Some(text.into_owned()),
+            Text::Missing | Text::Wrong => None,
+        }
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Lenient<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Lenient<'a> {
+            type Value = Text<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'a>, E> {
+                Ok(Text::Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Text<'a>, E> {
+                Ok(Text::Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Text<'a>, E> {
+                Ok(Text::Str(Cow::Owned(v)))
+            }
+            fn visit_unit<E>(self) -> Result<Text<'a>, E> {
+                Ok(Text::Missing)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Text<'a>, E> {
+                Ok(Text::Wrong)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Text<'a>, E> {
+                Ok(Text::Wrong)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Text<'a>, E> {
+                Ok(Text::Wrong)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Text<'a>, E> {
+                Ok(Text::Wrong)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Text<'a>, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Text::Wrong)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Text<'a>, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Text::Wrong)
+            }
+        }
+        deserializer.deserialize_any(Lenient(std::marker::PhantomData))
+    }
+}
+
+/// An element of a `Records` array: a record, or something that is not even an object.
+enum Item<'a> {
+    Record(Record<'a>),
+    NotAnObject,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Item<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Element<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Element<'a> {
+            type Value = Item<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Item<'a>, A::Error> {
+                Record::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(Item::Record)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Item<'a>, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Item::NotAnObject)
+            }
+            fn visit_unit<E>(self) -> Result<Item<'a>, E> {
+                Ok(Item::NotAnObject)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Item<'a>, E> {
+                Ok(Item::NotAnObject)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Item<'a>, E> {
+                Ok(Item::NotAnObject)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Item<'a>, E> {
+                Ok(Item::NotAnObject)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Item<'a>, E> {
+                Ok(Item::NotAnObject)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Item<'a>, E> {
+                Ok(Item::NotAnObject)
+            }
+        }
+        deserializer.deserialize_any(Element(std::marker::PhantomData))
+    }
+}
+
 /// Which envelope field held an embedded payload.
 #[derive(Clone, Copy)]
 enum Container {
@@ -169,25 +300,25 @@ const MAX_DEPTH: usize = 3;
 /// (`#[serde(flatten)]` would buffer every field first).
 #[derive(Deserialize)]
 struct Payload<'a> {
-    #[serde(rename = "Records", borrow)]
-    records: Option<Vec<&'a RawValue>>,
+    #[serde(default, rename = "Records", borrow)]
+    records: Option<Vec<Item<'a>>>,
     /// `s3:TestEvent`.
-    #[serde(rename = "Event", borrow)]
-    test_event: Option<Cow<'a, str>>,
+    #[serde(default, rename = "Event", borrow)]
+    test_event: Text<'a>,
     // An SNS notification ([`sns`]).
-    #[serde(rename = "Type", borrow)]
-    sns_type: Option<Cow<'a, str>>,
-    #[serde(rename = "MessageId", borrow)]
-    sns_message_id: Option<Cow<'a, str>>,
-    #[serde(rename = "Message", borrow)]
-    sns_message: Option<Cow<'a, str>>,
+    #[serde(default, rename = "Type", borrow)]
+    sns_type: Text<'a>,
+    #[serde(default, rename = "MessageId", borrow)]
+    sns_message_id: Text<'a>,
+    #[serde(default, rename = "Message", borrow)]
+    sns_message: Text<'a>,
     // An EventBridge event ([`eventbridge`]).
-    #[serde(borrow)]
-    source: Option<Cow<'a, str>>,
-    #[serde(rename = "detail-type", borrow)]
-    detail_type: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    source: Text<'a>,
+    #[serde(default, rename = "detail-type", borrow)]
+    detail_type: Text<'a>,
+    #[serde(default, borrow)]
+    id: Text<'a>,
     #[serde(borrow)]
     time: Option<&'a RawValue>,
     #[serde(borrow)]
@@ -199,27 +330,29 @@ struct Payload<'a> {
 }
 
 /// Every field of the records a `Records` array can hold (SQS messages, SNS records, S3
-/// records), read in one pass; nested parts stay raw for their source's module to read.
+/// records), read in one pass with the array that holds them; nested parts stay raw for
+/// their source's module to read. (A duplicated field fails the whole payload: serde's
+/// derive allows no exception, and AWS never writes one.)
 #[derive(Deserialize)]
 struct Record<'a> {
     // An SQS message ([`sqs`]).
-    #[serde(rename = "eventSource", borrow)]
-    event_source: Option<Cow<'a, str>>,
-    #[serde(rename = "messageId", borrow)]
-    message_id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    body: Option<Cow<'a, str>>,
+    #[serde(default, rename = "eventSource", borrow)]
+    event_source: Text<'a>,
+    #[serde(default, rename = "messageId", borrow)]
+    message_id: Text<'a>,
+    #[serde(default, borrow)]
+    body: Text<'a>,
     // An SNS record ([`sns`]).
-    #[serde(rename = "EventSource", borrow)]
-    sns_event_source: Option<Cow<'a, str>>,
-    #[serde(rename = "Sns", borrow)]
+    #[serde(default, rename = "EventSource", borrow)]
+    sns_event_source: Text<'a>,
+    #[serde(default, rename = "Sns", borrow)]
     sns: Option<&'a RawValue>,
     // An S3 notification record ([`s3`]).
-    #[serde(rename = "eventName", borrow)]
-    event_name: Option<Cow<'a, str>>,
-    #[serde(rename = "eventTime", borrow)]
-    event_time: Option<Cow<'a, str>>,
-    #[serde(rename = "responseElements", borrow)]
+    #[serde(default, rename = "eventName", borrow)]
+    event_name: Text<'a>,
+    #[serde(default, rename = "eventTime", borrow)]
+    event_time: Text<'a>,
+    #[serde(default, rename = "responseElements", borrow)]
     response_elements: Option<&'a RawValue>,
     #[serde(borrow)]
     s3: Option<&'a RawValue>,
@@ -232,20 +365,12 @@ pub fn decode(raw: &[u8]) -> Result<Decoded, EventError> {
         _ => EventError::NotJson(e.to_string()),
     })?;
     let mut decoded = Decoded::default();
-    if let Some(records) = &payload.records {
-        let parsed: Vec<Result<Record, serde_json::Error>> = records
-            .iter()
-            .map(|raw| serde_json::from_str(raw.get()))
-            .collect();
-        let is_sqs = parsed.iter().any(|record| {
-            record
-                .as_ref()
-                .is_ok_and(|r| r.event_source.as_deref() == Some("aws:sqs"))
-        });
-        if is_sqs {
-            sqs::decode_batch(&mut decoded, parsed);
-            return Ok(decoded);
-        }
+    let is_sqs = payload.records.iter().flatten().any(|item| {
+        matches!(item, Item::Record(record) if record.event_source.as_deref() == Some("aws:sqs"))
+    });
+    if is_sqs {
+        sqs::decode_batch(&mut decoded, payload.records.unwrap_or_default());
+        return Ok(decoded);
     }
     if decoded.decode_payload(&payload, &Scope::default()) {
         Ok(decoded)
@@ -373,24 +498,20 @@ impl Decoded {
             return true;
         }
         if let Some(records) = &payload.records {
-            for (i, raw) in records.iter().enumerate() {
+            for (i, item) in records.iter().enumerate() {
                 let label = format!("Records[{i}]");
-                match serde_json::from_str::<Record>(raw.get()) {
-                    Ok(record) if record.sns_event_source.as_deref() == Some("aws:sns") => {
-                        sns::decode_record(self, &record, scope, &label)
+                match item {
+                    Item::Record(record)
+                        if record.sns_event_source.as_deref() == Some("aws:sns") =>
+                    {
+                        sns::decode_record(self, record, scope, &label)
                     }
-                    Ok(record) if record.s3.is_some() => {
-                        s3::decode_record(self, &record, scope, &label)
+                    Item::Record(record) if record.s3.is_some() => {
+                        s3::decode_record(self, record, scope, &label)
                     }
-                    Ok(_) => self.reject(scope, &label, Reason::NotARecord),
-                    Err(e) => self.reject(
-                        scope,
-                        &label,
-                        Reason::Malformed {
-                            what: "record is malformed",
-                            error: e.to_string(),
-                        },
-                    ),
+                    Item::Record(_) | Item::NotAnObject => {
+                        self.reject(scope, &label, Reason::NotARecord)
+                    }
                 }
             }
             return true;

@@ -82,7 +82,11 @@ pub(super) fn decode_record(decoded: &mut Decoded, record: &Record, scope: &Scop
     };
     let label = format!("{label} s3://{bucket}/{}", abbreviate(raw_key));
     let Some(event_name) = record.event_name.as_deref() else {
-        return decoded.reject(scope, &label, Reason::Missing("S3 record has no eventName"));
+        return decoded.reject(
+            scope,
+            &label,
+            Reason::Missing("S3 record has no eventName (or it is not a string)"),
+        );
     };
     let Some(kind) = change_kind(event_name) else {
         return decoded.skip(

@@ -43,7 +43,10 @@ pub(super) fn decode_record(decoded: &mut Decoded, record: &Record, scope: &Scop
 /// The envelope SNS puts around a message it delivers to SQS (raw delivery off); false when
 /// it lacks the fields of one.
 pub(super) fn decode_envelope(decoded: &mut Decoded, payload: &Payload, scope: &Scope) -> bool {
-    let (Some(id), Some(message)) = (&payload.sns_message_id, &payload.sns_message) else {
+    let (Some(id), Some(message)) = (
+        payload.sns_message_id.as_deref(),
+        payload.sns_message.as_deref(),
+    ) else {
         return false;
     };
     let inner = scope.nested(&format!("sns {id}"), &format!("sns:{id}"));

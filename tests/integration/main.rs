@@ -12,3 +12,4 @@ mod moto;
 mod observability;
 mod plan_cli;
 mod runtime;
+mod simulate;
