@@ -46,8 +46,8 @@ pub struct Config {
 pub struct Defer {
     /// The SQS queue whose messages invoke this function.
     pub queue_url: String,
-    /// Delay of a first deferral; each further deferral of the same paths doubles it, up to
-    /// SQS's 900 s.
+    /// Delay of a first deferral; the n-th deferral of the same paths waits n times as long,
+    /// up to SQS's 900 s.
     pub first_delay_seconds: u64,
 }
 

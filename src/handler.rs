@@ -294,6 +294,19 @@ impl<I: Invalidator, Q: WorkQueue> Handler<I, Q> {
                 defer_busy,
             )
             .await;
+            if matches!(sent.result, Err(SendError::TooManyInProgress))
+                && defer_busy
+                && let Some(parts) = plan::by_kind(&invalidation, changes)
+                && budget
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                        left.checked_sub(parts.len())
+                    })
+                    .is_ok()
+            {
+                // The exact paths first: the wildcards are likelier to be what is full.
+                pending.extend(parts.into_iter().rev());
+                continue;
+            }
             if let Err(SendError::InvalidPaths(message)) = &sent.result {
                 let parts: Vec<Invalidation> = match plan::halves(&invalidation, changes) {
                     Some(halves) => halves.into(),
@@ -348,10 +361,12 @@ impl<I: Invalidator, Q: WorkQueue> Handler<I, Q> {
             if deferrals > work::MAX_DEFERRALS {
                 continue;
             }
+            // Linear growth: CloudFront frees room within minutes, so early checks pay off,
+            // while a distribution kept busy by others is not polled every minute for hours.
             let delay = Duration::from_secs(
                 defer
                     .first_delay_seconds
-                    .saturating_mul(1 << (deferrals - 1).min(10)),
+                    .saturating_mul(u64::from(deferrals)),
             )
             .min(queue::MAX_DELAY);
             let mut written = true;

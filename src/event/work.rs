@@ -13,7 +13,8 @@ use crate::path::is_valid_cloudfront_path;
 pub const FORMAT_VERSION: u32 = 1;
 
 /// Deferrals of one batch of paths, after which it is failed as any other (and so, after the
-/// queue's receive limit, lands in the failure queue): about five hours at 900 s apiece.
+/// queue's receive limit, lands in the failure queue): with the default 60 s growing by 60 s
+/// per deferral, about three hours of CloudFront having no room.
 pub const MAX_DEFERRALS: u32 = 20;
 
 /// Invalidation paths CloudFront refused for now, to send later with whatever is new then.

@@ -2,7 +2,7 @@
 //! over the wildcard budget that bills the fewest paths, then uses the fewest and deepest
 //! wildcards.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use super::{Coverage, is_wildcard};
 use crate::config::CollapsePolicy;
@@ -27,16 +27,17 @@ pub(super) fn collapse(coverage: Coverage, policy: &CollapsePolicy) -> Coverage 
         .iter()
         .map(|&dir| tree.dirs[dir].prefix.as_str())
         .collect();
-    let mut result = Coverage::new();
+    let mut covered: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); wildcards.len()];
+    let mut result: Vec<(String, BTreeSet<usize>)> = Vec::new();
     for (path, changes) in coverage {
-        let owner = wildcards
-            .iter()
-            .find(|prefix| path.starts_with(**prefix))
-            .map(|prefix| format!("{prefix}*"))
-            .unwrap_or(path);
-        result.entry(owner).or_default().extend(changes);
+        match wildcards.iter().position(|prefix| path.starts_with(prefix)) {
+            Some(owner) => covered[owner].extend(changes),
+            None => result.push((path, changes)),
+        }
     }
-    result
+    let wildcard_paths = wildcards.iter().map(|prefix| format!("{prefix}*"));
+    result.extend(wildcard_paths.zip(covered));
+    result.into_iter().collect()
 }
 
 /// Merges each path that another wildcard path already covers into that wildcard.

@@ -2,7 +2,7 @@
 //! until the refused paths are alone, then the nearest wildcard above each. Pure: the same
 //! refusal always yields the same requests, so the same references.
 
-use super::{Coverage, Invalidation};
+use super::{Coverage, Invalidation, is_wildcard};
 use crate::config::CollapsePolicy;
 use crate::event::Change;
 
@@ -19,6 +19,21 @@ pub fn halves(refused: &Invalidation, changes: &[Change]) -> Option<[Invalidatio
     Some([
         Invalidation::new(&refused.distribution_id, first, changes),
         Invalidation::new(&refused.distribution_id, second, changes),
+    ])
+}
+
+/// A request split into its exact paths and its wildcards, each a request of its own, when
+/// it holds both: CloudFront counts them against different in-progress limits (3,000 paths,
+/// 15 wildcards), so the exact paths may go while the wildcards wait.
+pub fn by_kind(busy: &Invalidation, changes: &[Change]) -> Option<[Invalidation; 2]> {
+    let (wildcards, exact): (Coverage, Coverage) =
+        busy.coverage().partition(|(path, _)| is_wildcard(path));
+    if wildcards.is_empty() || exact.is_empty() {
+        return None;
+    }
+    Some([
+        Invalidation::new(&busy.distribution_id, exact, changes),
+        Invalidation::new(&busy.distribution_id, wildcards, changes),
     ])
 }
 

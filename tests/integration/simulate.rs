@@ -545,7 +545,15 @@ async fn sampler(sim: Arc<Sim>, timeline: Arc<Mutex<Vec<Sample>>>) {
     loop {
         let now = Instant::now();
         let (paths, wildcards) = sim.cloudfront.lock().unwrap().in_progress(now);
-        let depth = sim.queue.lock().unwrap().messages.len();
+        // Notifications of uploads still to come are held in the model, not yet in SQS.
+        let not_yet_sent = match sim.scenario.mode {
+            Mode::Queued => (0..sim.scenario.objects)
+                .rev()
+                .take_while(|&i| sim.uploaded_at(i) + NOTIFICATION_DELAY > now)
+                .count(),
+            Mode::Direct => 0,
+        };
+        let depth = sim.queue.lock().unwrap().messages.len() - not_yet_sent;
         timeline.lock().unwrap().push(Sample {
             at_s: now.duration_since(sim.start).as_secs_f64(),
             queue_depth: depth,
@@ -765,7 +773,12 @@ fn write_outputs(runs: &[Run]) {
                 s.at_s, s.queue_depth, s.wildcards_in_progress, s.paths_in_progress, s.keys_stale
             );
         }
-        let file = run.summary.name.replace([' ', ','], "-");
+        let file: String = run
+            .summary
+            .name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
         std::fs::write(format!("{dir}/{file}.csv"), csv).expect("timeline written");
     }
     std::fs::write(format!("{dir}/table.md"), table(runs)).expect("table written");
