@@ -28,6 +28,7 @@ test: $(VENV)/.installed $(SAM_VENV)/.installed
 lint: $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed $(CARGO_DENY)
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D rustdoc::broken_intra_doc_links -D rustdoc::private_intra_doc_links" cargo doc --no-deps --workspace --quiet
 	$(SAM_VENV)/bin/cfn-lint template.yaml
 	$(CHECKOV) --file template.yaml --framework cloudformation --quiet --compact --skip-download
 	$(CARGO_DENY) check bans licenses sources

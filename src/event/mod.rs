@@ -6,7 +6,7 @@
 //! borrow from it and name only the fields used (missing unused fields are fine); each
 //! record is read on its own, so a bad record is reported with its label and reason and never
 //! hides the good records next to it. One module per event source: a new source adds its
-//! fields to [`Record`] or [`Payload`] and a module of its own.
+//! fields to `Record` or `Payload` and a module of its own.
 //!
 //! `aws_lambda_events`' types are not used for input: they own every string (a second copy
 //! of a 6 MB batch), and they require fields that other S3 emitters leave out.

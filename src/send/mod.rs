@@ -1,6 +1,6 @@
 //! Sends planned invalidations through a small trait, retrying inside the deadline. The
 //! trait's AWS SDK implementation, and how it reads CloudFront's answers, is in
-//! [`cloudfront`].
+//! [`CloudFront`].
 
 mod cloudfront;
 
