@@ -50,12 +50,13 @@ simulate: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python bench/plot_simulation.py
 
 # Cold starts, invocations, memory and size against a Python boto3 peer, side by side:
-# regenerates bench/RESULTS.md and bench/coldstart.png; then the planning micro-benchmark.
+# the decoding and planning micro-benchmark first (its allocation figures go into the
+# results), then regenerates bench/RESULTS.md and bench/coldstart.png.
 bench: build $(FUNCTION) $(BENCH_VENV)/.installed
+	cargo bench --bench plan -- --warm-up-time 1 --measurement-time 3
 	cargo build --release --quiet -p devtools --bin bench
 	target/release/bench $(FUNCTION) $(BENCH_VENV)/bin/python target/lambda/s3-cloudfront-invalidator/bootstrap 20
 	$(BENCH_VENV)/bin/python bench/plot.py
-	cargo bench --bench plan -- --warm-up-time 1 --measurement-time 3
 
 # Regenerates events/ from `sam local generate-event` (the AWS-documented samples).
 events: $(SAM_VENV)/.installed

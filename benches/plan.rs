@@ -1,11 +1,72 @@
 //! Micro-benchmarks of the pure part of an invocation (`cargo bench --bench plan`): decoding
 //! an event and planning its invalidations, measured apart so a regression in either shows.
+//! First, a counting allocator reports what each step allocates at its peak, written to
+//! bench/out/memory.md for bench/RESULTS.md.
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use criterion::{Criterion, Throughput, criterion_group};
 use devtools::events::{s3_event, site_keys, sqs_event};
 use s3_cloudfront_invalidator::config::Config;
 use s3_cloudfront_invalidator::event::decode;
 use s3_cloudfront_invalidator::plan::plan;
+
+/// The system allocator, keeping count of the bytes live and their peak.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+        PEAK.fetch_max(live, Ordering::Relaxed);
+        // SAFETY: the caller's contract is passed on unchanged.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: the caller's contract is passed on unchanged.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if new_size > layout.size() {
+            let live = LIVE.fetch_add(new_size - layout.size(), Ordering::Relaxed)
+                + (new_size - layout.size());
+            PEAK.fetch_max(live, Ordering::Relaxed);
+        } else {
+            LIVE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
+        }
+        // SAFETY: the caller's contract is passed on unchanged.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Runs `step` and returns its result with the peak bytes it allocated beyond what was live
+/// before, and the bytes still live from it afterwards.
+fn measured<T>(step: impl FnOnce() -> T) -> (T, usize, usize) {
+    let before = LIVE.load(Ordering::Relaxed);
+    PEAK.store(before, Ordering::Relaxed);
+    let result = step();
+    let peak = PEAK.load(Ordering::Relaxed) - before;
+    let kept = LIVE.load(Ordering::Relaxed).saturating_sub(before);
+    (result, peak, kept)
+}
+
+fn config() -> Config {
+    Config::from_vars(&[
+        ("DISTRIBUTION_ID", "EBENCH"),
+        ("INDEX_DOCUMENT", "index.html"),
+    ])
+    .expect("valid configuration")
+}
 
 fn events() -> Vec<(&'static str, Vec<u8>, u64)> {
     vec![
@@ -26,6 +87,31 @@ fn events() -> Vec<(&'static str, Vec<u8>, u64)> {
     .collect()
 }
 
+fn mb(bytes: usize) -> f64 {
+    bytes as f64 / 1_000_000.0
+}
+
+/// Peak and retained allocations of each step, as a Markdown table.
+fn memory_report() -> String {
+    let config = config();
+    let mut table = String::from(
+        "| event | payload | decoding: peak | decoded changes kept | planning: peak |\n|---|---|---|---|---|\n",
+    );
+    for (name, raw, _) in events() {
+        let (decoded, decode_peak, kept) = measured(|| decode(&raw).expect("a valid event"));
+        let (_, plan_peak, _) = measured(|| plan(&decoded, &config));
+        let _ = writeln!(
+            table,
+            "| {name} | {:.2} MB | {:.2} MB | {:.2} MB | {:.2} MB |",
+            mb(raw.len()),
+            mb(decode_peak),
+            mb(kept),
+            mb(plan_peak)
+        );
+    }
+    table
+}
+
 fn decoding(c: &mut Criterion) {
     let mut group = c.benchmark_group("decode");
     for (name, raw, keys) in events() {
@@ -36,11 +122,7 @@ fn decoding(c: &mut Criterion) {
 }
 
 fn planning(c: &mut Criterion) {
-    let config = Config::from_vars(&[
-        ("DISTRIBUTION_ID", "EBENCH"),
-        ("INDEX_DOCUMENT", "index.html"),
-    ])
-    .expect("valid configuration");
+    let config = config();
     let mut group = c.benchmark_group("plan");
     for (name, raw, keys) in events() {
         let decoded = decode(&raw).expect("a valid event");
@@ -51,4 +133,14 @@ fn planning(c: &mut Criterion) {
 }
 
 criterion_group!(benches, decoding, planning);
-criterion_main!(benches);
+
+fn main() {
+    let report = memory_report();
+    println!("{report}");
+    let out = concat!(env!("CARGO_MANIFEST_DIR"), "/bench/out");
+    if std::fs::create_dir_all(out).is_ok() {
+        let _ = std::fs::write(format!("{out}/memory.md"), &report);
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -9,7 +9,6 @@
 //! writes the log and metrics lines. [`config`] owns every setting; [`cli`] is the offline
 //! `plan` command.
 
-
 pub mod cli;
 pub mod config;
 pub mod event;

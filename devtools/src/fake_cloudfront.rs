@@ -133,6 +133,7 @@ impl State {
 pub struct FakeCloudFront {
     state: Arc<Mutex<State>>,
     pub addr: SocketAddr,
+    tls: bool,
 }
 
 impl FakeCloudFront {
@@ -147,6 +148,24 @@ impl FakeCloudFront {
         distributions: &[&str],
         complete_after: Duration,
     ) -> std::io::Result<Self> {
+        Self::serve(port, distributions, complete_after, None).await
+    }
+
+    /// As [`FakeCloudFront::start`], over HTTPS with a certificate from `tls`.
+    pub async fn start_tls(
+        distributions: &[&str],
+        complete_after: Duration,
+        tls: Arc<rustls::ServerConfig>,
+    ) -> std::io::Result<Self> {
+        Self::serve(0, distributions, complete_after, Some(tls)).await
+    }
+
+    async fn serve(
+        port: u16,
+        distributions: &[&str],
+        complete_after: Duration,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(("127.0.0.1", port)).await?;
         let addr = listener.local_addr()?;
         let state = Arc::new(Mutex::new(State {
@@ -155,22 +174,38 @@ impl FakeCloudFront {
             ..State::default()
         }));
         let served = state.clone();
+        let acceptor = tls.clone().map(tokio_rustls::TlsAcceptor::from);
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let state = served.clone();
+                let acceptor = acceptor.clone();
                 tokio::spawn(async move {
                     let service = service_fn(move |request| respond(state.clone(), request));
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    let http = http1::Builder::new();
+                    let _ = match acceptor {
+                        Some(acceptor) => match acceptor.accept(stream).await {
+                            Ok(stream) => {
+                                http.serve_connection(TokioIo::new(stream), service).await
+                            }
+                            Err(_) => return,
+                        },
+                        None => http.serve_connection(TokioIo::new(stream), service).await,
+                    };
                 });
             }
         });
-        Ok(FakeCloudFront { state, addr })
+        Ok(FakeCloudFront {
+            state,
+            addr,
+            tls: tls.is_some(),
+        })
     }
 
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        match self.tls {
+            true => format!("https://localhost:{}", self.addr.port()),
+            false => format!("http://{}", self.addr),
+        }
     }
 
     /// Queues faults, answered in order to the next requests.

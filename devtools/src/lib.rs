@@ -3,6 +3,7 @@
 pub mod events;
 pub mod fake_cloudfront;
 pub mod runtime_api;
+pub mod tls;
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
