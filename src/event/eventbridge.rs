@@ -95,16 +95,7 @@ pub(super) fn decode_event(decoded: &mut Decoded, event: &Payload, scope: &Scope
         ],
         id,
     );
-    let change = Change {
-        bucket: bucket.to_owned(),
-        key: key.to_owned(),
-        kind,
-        identity,
-        record: scope.record(&label),
-        message_index: scope.message_index,
-        second_reading: false,
-        routed: None,
-    };
+    let change = scope.change(&label, bucket, key.to_owned(), kind, identity);
     // The key is raw (AWS's own samples and moto's S3 send it unencoded); AWS documents
     // nothing, so the form-decoded reading is covered too when it differs and decodes.
     match decode_key(key) {

@@ -413,6 +413,27 @@ impl Scope {
         }
     }
 
+    /// An object change read at `label` within this scope.
+    fn change(
+        &self,
+        label: &str,
+        bucket: &str,
+        key: String,
+        kind: ChangeKind,
+        identity: String,
+    ) -> Change {
+        Change {
+            bucket: bucket.to_owned(),
+            key,
+            kind,
+            identity,
+            record: self.record(label),
+            message_index: self.message_index,
+            second_reading: false,
+            routed: None,
+        }
+    }
+
     /// The operator's label for a record at `label` within this scope.
     fn record(&self, label: &str) -> String {
         join(&self.label, label)

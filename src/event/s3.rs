@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use super::{Change, Decoded, Reason, Record, Scope, change_identity, change_kind};
+use super::{Decoded, Reason, Record, Scope, change_identity, change_kind};
 use crate::path::{abbreviate, decode_key};
 
 /// The record's `s3` part.
@@ -113,14 +113,7 @@ pub(super) fn decode_record(decoded: &mut Decoded, record: &Record, scope: &Scop
         ],
         &label,
     );
-    decoded.changes.push(Change {
-        bucket: bucket.to_owned(),
-        key,
-        kind,
-        identity,
-        record: scope.record(&label),
-        message_index: scope.message_index,
-        second_reading: false,
-        routed: None,
-    });
+    decoded
+        .changes
+        .push(scope.change(&label, bucket, key, kind, identity));
 }

@@ -128,14 +128,23 @@ async fn invoke(runtime: &RuntimeApi, event: &[u8], what: &str) -> Result<Durati
     }
 }
 
+/// A fresh runtime API and a fresh process of `peer` calling `fake`, and when it was spawned.
+async fn start(
+    peer: Peer,
+    setup: &Setup,
+    fake: &FakeCloudFront,
+) -> Result<(RuntimeApi, Child, Instant), String> {
+    let runtime = RuntimeApi::start().await.map_err(|e| e.to_string())?;
+    let spawned = Instant::now();
+    let child = spawn(peer, setup, &runtime, fake).map_err(|e| format!("{}: {e}", peer.name()))?;
+    Ok((runtime, child, spawned))
+}
+
 async fn cold_start(peer: Peer, setup: &Setup, events: &Events) -> Result<Sample, String> {
     let fake = FakeCloudFront::start(&[DISTRIBUTION], Duration::ZERO)
         .await
         .map_err(|e| e.to_string())?;
-    let runtime = RuntimeApi::start().await.map_err(|e| e.to_string())?;
-    let spawned = Instant::now();
-    let mut child =
-        spawn(peer, setup, &runtime, &fake).map_err(|e| format!("{}: {e}", peer.name()))?;
+    let (runtime, mut child, spawned) = start(peer, setup, &fake).await?;
     let first = invoke(&runtime, &events.put, "put").await?;
     let first_response = spawned.elapsed();
     let polled = runtime
@@ -171,10 +180,7 @@ async fn tls_first_response(peer: Peer, setup: &Setup, events: &Events) -> Resul
     let fake = FakeCloudFront::start_tls(&[DISTRIBUTION], Duration::ZERO, setup.ca.server.clone())
         .await
         .map_err(|e| e.to_string())?;
-    let runtime = RuntimeApi::start().await.map_err(|e| e.to_string())?;
-    let spawned = Instant::now();
-    let mut child =
-        spawn(peer, setup, &runtime, &fake).map_err(|e| format!("{}: {e}", peer.name()))?;
+    let (runtime, mut child, spawned) = start(peer, setup, &fake).await?;
     invoke(&runtime, &events.put, "put over HTTPS").await?;
     let elapsed = spawned.elapsed();
     if fake.invalidations().is_empty() {
