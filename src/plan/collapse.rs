@@ -4,22 +4,22 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use super::{Coverage, is_wildcard};
+use super::{Coverage, Unordered, is_wildcard};
 use crate::config::CollapsePolicy;
 
 /// Folds paths already covered by a wildcard into it, then, if the policy allows,
 /// replaces directories with `dir/*` where that bills the fewest paths.
-pub(super) fn collapse(coverage: Coverage, policy: &CollapsePolicy) -> Coverage {
+pub(super) fn collapse(coverage: Unordered, policy: &CollapsePolicy) -> Coverage {
     let coverage = merge_covered(coverage);
     if !policy.collapse {
-        return coverage;
+        return coverage.into_iter().collect();
     }
     let tree = DirTree::build(&coverage);
     let budget = policy.wildcard_budget;
     let solved = tree.solve(policy, budget);
     if solved.best[DirTree::ROOT][budget].is_none() {
         // The keys alone need more wildcards than the budget: send them as they are.
-        return coverage;
+        return coverage.into_iter().collect();
     }
     let mut chosen = Vec::new();
     tree.choose(DirTree::ROOT, budget, &solved, &mut chosen);
@@ -41,7 +41,7 @@ pub(super) fn collapse(coverage: Coverage, policy: &CollapsePolicy) -> Coverage 
 }
 
 /// Merges each path that another wildcard path already covers into that wildcard.
-fn merge_covered(coverage: Coverage) -> Coverage {
+fn merge_covered(coverage: Unordered) -> Unordered {
     let wildcard_prefixes: HashSet<String> = coverage
         .keys()
         .filter_map(|path| path.strip_suffix('*'))
@@ -50,7 +50,7 @@ fn merge_covered(coverage: Coverage) -> Coverage {
     if wildcard_prefixes.is_empty() {
         return coverage;
     }
-    let mut merged = Coverage::new();
+    let mut merged = Unordered::new();
     for (path, changes) in coverage {
         let own_end = if is_wildcard(&path) {
             path.len() - 1
@@ -121,7 +121,7 @@ struct Solved {
 impl DirTree {
     const ROOT: usize = 0;
 
-    fn build(coverage: &Coverage) -> DirTree {
+    fn build(coverage: &Unordered) -> DirTree {
         let mut dirs = vec![Dir {
             prefix: "/".into(),
             depth: 0,
