@@ -61,6 +61,8 @@ pub enum Reason {
     NoContentChange { event: String },
     /// No route covers the object: configuration leaves it out on purpose.
     Unrouted { bucket: String, key: String },
+    /// The key matches a `SKIP_KEYS` pattern (an immutable asset, a source map, ...).
+    SkippedByPattern { key: String, pattern: String },
     /// The key cannot become a CloudFront path.
     Key(KeyError),
     /// A field invalidation needs is missing.
@@ -86,6 +88,12 @@ impl fmt::Display for Reason {
                 f,
                 "no route covers s3://{bucket}/{key} (check SOURCE_BUCKET, KEY_PREFIX or ROUTES)"
             ),
+            Reason::SkippedByPattern { key, pattern } => {
+                write!(
+                    f,
+                    "key {key:?} matches SKIP_KEYS pattern {pattern:?}: not invalidated"
+                )
+            }
             Reason::Key(KeyError::Empty) => f.write_str("object key is empty"),
             Reason::Key(error) => error.fmt(f),
             Reason::Missing(what) => f.write_str(what),

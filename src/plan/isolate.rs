@@ -17,8 +17,8 @@ pub fn halves(refused: &Invalidation, changes: &[Change]) -> Option<[Invalidatio
     let first: Coverage = refused.coverage().take(middle).collect();
     let second: Coverage = refused.coverage().skip(middle).collect();
     Some([
-        Invalidation::new(&refused.distribution_id, first, changes),
-        Invalidation::new(&refused.distribution_id, second, changes),
+        Invalidation::new(refused.destination(), first, changes),
+        Invalidation::new(refused.destination(), second, changes),
     ])
 }
 
@@ -45,6 +45,6 @@ pub fn wider(
     };
     allowed.then(|| {
         let coverage = Coverage::from([(format!("{directory}*"), refused.changes())]);
-        Invalidation::new(&refused.distribution_id, coverage, changes)
+        Invalidation::new(refused.destination(), coverage, changes)
     })
 }

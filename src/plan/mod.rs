@@ -17,14 +17,25 @@ pub use isolate::{halves, wider};
 
 use collapse::collapse;
 
-use crate::config::{Config, MAX_PATHS_PER_REQUEST, MAX_WILDCARDS_IN_PROGRESS};
+use crate::config::{Config, MAX_PATHS_PER_REQUEST, MAX_WILDCARDS_IN_PROGRESS, Role};
 use crate::event::{Change, Decoded, Reason, Skipped};
-use crate::route::target;
+use crate::route::targets;
 
-/// One CreateInvalidation request.
+/// One CreateInvalidation (or CreateInvalidationForDistributionTenant) request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Invalidation {
     pub distribution_id: String,
+    /// The tenant of a multi-tenant distribution the request is for; the unit of
+    /// invalidation is the distribution and tenant pair.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
+    /// The role assumed to reach the distribution, shown by its ARN.
+    #[serde(
+        rename = "role_arn",
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "role_arn"
+    )]
+    pub role: Option<Role>,
     pub caller_reference: String,
     pub paths: Vec<String>,
     /// For each of `paths`, the indices into `Decoded::changes` it stands for.
@@ -32,10 +43,27 @@ pub struct Invalidation {
     pub covers: Vec<BTreeSet<usize>>,
 }
 
+/// The external id is left out of output: it guards the role against confused deputies.
+fn role_arn<S: serde::Serializer>(role: &Option<Role>, serializer: S) -> Result<S::Ok, S::Error> {
+    match role {
+        Some(role) => serializer.serialize_str(&role.arn),
+        None => serializer.serialize_none(),
+    }
+}
+
+/// Where a request goes: a distribution, or one tenant of it, and the role that reaches it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Destination<'a> {
+    pub distribution_id: &'a str,
+    pub tenant_id: Option<&'a str>,
+    pub role: Option<&'a Role>,
+}
+
 impl Invalidation {
-    /// A request for `coverage`, its reference derived from the changes and the paths.
+    /// A request for `coverage`, its reference derived from the destination, the changes and
+    /// the paths.
     pub(crate) fn new(
-        distribution_id: &str,
+        destination: Destination,
         coverage: Coverage,
         changes: &[Change],
     ) -> Invalidation {
@@ -46,10 +74,26 @@ impl Invalidation {
             .collect();
         let (paths, covers): (Vec<String>, Vec<BTreeSet<usize>>) = coverage.into_iter().unzip();
         Invalidation {
-            caller_reference: caller_reference(distribution_id, &identities, &paths),
-            distribution_id: distribution_id.to_owned(),
+            caller_reference: caller_reference(
+                destination.distribution_id,
+                destination.tenant_id,
+                &identities,
+                &paths,
+            ),
+            distribution_id: destination.distribution_id.to_owned(),
+            tenant_id: destination.tenant_id.map(str::to_owned),
+            role: destination.role.cloned(),
             paths,
             covers,
+        }
+    }
+
+    /// Where this request goes.
+    pub fn destination(&self) -> Destination<'_> {
+        Destination {
+            distribution_id: &self.distribution_id,
+            tenant_id: self.tenant_id.as_deref(),
+            role: self.role.as_ref(),
         }
     }
 
@@ -85,40 +129,55 @@ pub struct Plan {
 /// Paths of one distribution, each with the changes it stands for.
 type Coverage = BTreeMap<String, BTreeSet<usize>>;
 
+/// The invalidations `decoded` needs under `config`, and the records left out.
 pub fn plan(decoded: &Decoded, config: &Config) -> Plan {
     let mut plan = Plan {
         skipped: decoded.skipped.clone(),
         rejected: decoded.rejected.clone(),
         ..Plan::default()
     };
-    let mut by_distribution: BTreeMap<&str, Coverage> = BTreeMap::new();
+    // Keyed by distribution and tenant (the role follows from the distribution), so each
+    // pair is planned and referenced on its own.
+    let mut by_destination: BTreeMap<(&str, Option<&str>), (Destination, Coverage)> =
+        BTreeMap::new();
     for (index, change) in decoded.changes.iter().enumerate() {
         let left_out = |reason: Reason| Skipped {
             record: change.record.clone(),
             reason,
             message_index: change.message_index,
         };
-        match target(config, change) {
-            Ok(target) => {
-                let coverage = by_distribution.entry(target.distribution_id).or_default();
-                for path in target.paths {
-                    coverage.entry(path).or_default().insert(index);
+        match targets(config, change) {
+            Ok(targets) => {
+                for target in targets {
+                    let destination = Destination {
+                        distribution_id: target.distribution_id,
+                        tenant_id: target.tenant_id,
+                        role: target.role,
+                    };
+                    let (_, coverage) = by_destination
+                        .entry((target.distribution_id, target.tenant_id))
+                        .or_insert_with(|| (destination, Coverage::new()));
+                    for path in target.paths {
+                        coverage.entry(path).or_default().insert(index);
+                    }
                 }
             }
             // The first reading of the key decides whether the record is skipped or fails.
             Err(_) if change.second_reading => {}
-            Err(reason @ Reason::Unrouted { .. }) => plan.skipped.push(left_out(reason)),
+            Err(reason @ (Reason::Unrouted { .. } | Reason::SkippedByPattern { .. })) => {
+                plan.skipped.push(left_out(reason))
+            }
             Err(reason) => plan.rejected.push(left_out(reason)),
         }
     }
-    for (distribution_id, coverage) in by_distribution {
+    for (destination, coverage) in by_destination.into_values() {
         plan.summary.changed_paths += coverage.len();
         let collapsed = collapse(coverage, &config.policy);
         plan.summary.billed_paths += collapsed.len();
         plan.summary.wildcards += collapsed.keys().filter(|path| is_wildcard(path)).count();
         for batch in split(collapsed, config.policy.wildcard_budget) {
             plan.invalidations
-                .push(Invalidation::new(distribution_id, batch, &decoded.changes));
+                .push(Invalidation::new(destination, batch, &decoded.changes));
         }
     }
     plan
@@ -128,19 +187,27 @@ fn is_wildcard(path: &str) -> bool {
     path.ends_with('*')
 }
 
-/// Deterministic, and different for any other distribution, set of changes or paths, so a
-/// redelivered event is deduplicated by CloudFront and no reference is reused for new paths.
+/// Deterministic, and different for any other distribution, tenant, set of changes or paths,
+/// so a redelivered event is deduplicated by CloudFront and no reference is reused for new
+/// paths. Without a tenant it is what it was before tenants existed, so references of
+/// messages in flight survive an upgrade.
 pub fn caller_reference(
     distribution_id: &str,
+    tenant_id: Option<&str>,
     identities: &BTreeSet<&str>,
     paths: &[String],
 ) -> String {
     let mut hasher = Sha256::new();
-    for part in [distribution_id]
-        .into_iter()
-        .chain(identities.iter().copied())
-    {
-        hasher.update(part.as_bytes());
+    hasher.update(distribution_id.as_bytes());
+    hasher.update([0]);
+    if let Some(tenant_id) = tenant_id {
+        // Identities start with a digit (their length), never with this marker.
+        hasher.update([2]);
+        hasher.update(tenant_id.as_bytes());
+        hasher.update([0]);
+    }
+    for identity in identities {
+        hasher.update(identity.as_bytes());
         hasher.update([0]);
     }
     hasher.update([1]);
@@ -188,11 +255,10 @@ mod tests {
     fn config(policy: CollapsePolicy) -> Config {
         Config {
             routes: vec![Route {
-                bucket: None,
-                key_prefix: String::new(),
-                path_prefix: String::new(),
                 distribution_id: "EDIST".into(),
+                ..Route::default()
             }],
+            to_discover: Vec::new(),
             index_document: None,
             plus_alias: false,
             policy,
@@ -273,19 +339,27 @@ mod tests {
     fn caller_reference_is_deterministic_and_unique() {
         let ids = BTreeSet::from(["a", "b"]);
         let paths = vec!["/x".to_string()];
-        let reference = caller_reference("E1", &ids, &paths);
-        assert_eq!(reference, caller_reference("E1", &ids, &paths));
+        let reference = caller_reference("E1", None, &ids, &paths);
+        assert_eq!(reference, caller_reference("E1", None, &ids, &paths));
         assert!(reference.starts_with("s3cfi-") && reference.len() == 38);
-        assert_ne!(reference, caller_reference("E2", &ids, &paths));
+        assert_ne!(reference, caller_reference("E2", None, &ids, &paths));
         assert_ne!(
             reference,
-            caller_reference("E1", &BTreeSet::from(["a"]), &paths)
+            caller_reference("E1", None, &BTreeSet::from(["a"]), &paths)
         );
-        assert_ne!(reference, caller_reference("E1", &ids, &["/y".to_string()]));
+        assert_ne!(
+            reference,
+            caller_reference("E1", None, &ids, &["/y".to_string()])
+        );
+        // Without a tenant the reference is what it was before tenants existed.
+        assert_eq!(reference, "s3cfi-788672dae0f93732c8b4de7ed41e56a2");
+        let tenant = caller_reference("E1", Some("dt_1"), &ids, &paths);
+        assert_ne!(tenant, reference);
+        assert_ne!(tenant, caller_reference("E1", Some("dt_2"), &ids, &paths));
         // Field boundaries matter: ("ab", "c") must not collide with ("a", "bc").
         assert_ne!(
-            caller_reference("E1", &BTreeSet::from(["ab", "c"]), &paths),
-            caller_reference("E1", &BTreeSet::from(["a", "bc"]), &paths)
+            caller_reference("E1", None, &BTreeSet::from(["ab", "c"]), &paths),
+            caller_reference("E1", None, &BTreeSet::from(["a", "bc"]), &paths)
         );
     }
 
@@ -454,6 +528,119 @@ mod tests {
         assert_eq!(wider(&first, &deep, &decoded.changes), None);
     }
 
+    #[test]
+    fn a_distribution_and_tenant_pair_is_the_unit_of_invalidation() {
+        let tenant = |tenant: &str, prefix: &str| Route {
+            key_prefix: prefix.into(),
+            tenant_id: Some(tenant.into()),
+            distribution_id: "EMULTI".into(),
+            ..Route::default()
+        };
+        let mut config = config(never());
+        config.routes = vec![tenant("dt_a", "a/"), tenant("dt_b", "b/")];
+        let plan = plan(&decoded(&keys(&["a/x.html", "b/x.html"])), &config);
+        let got: Vec<(&str, Option<&str>, &[String])> = plan
+            .invalidations
+            .iter()
+            .map(|i| {
+                (
+                    i.distribution_id.as_str(),
+                    i.tenant_id.as_deref(),
+                    i.paths.as_slice(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("EMULTI", Some("dt_a"), &["/x.html".to_string()][..]),
+                ("EMULTI", Some("dt_b"), &["/x.html".to_string()][..]),
+            ]
+        );
+        assert_ne!(
+            plan.invalidations[0].caller_reference,
+            plan.invalidations[1].caller_reference
+        );
+        let json = serde_json::to_value(&plan.invalidations[0]).unwrap();
+        assert_eq!(json["tenant_id"], "dt_a");
+        assert!(json.get("role_arn").is_none());
+    }
+
+    #[test]
+    fn a_role_is_shown_by_its_arn_only() {
+        let mut config = config(never());
+        config.routes[0].role = Some(Role {
+            arn: "arn:aws:iam::111122223333:role/invalidator".into(),
+            external_id: Some("shared-secret".into()),
+        });
+        let plan = plan(&decoded(&keys(&["a.html"])), &config);
+        let json = serde_json::to_string(&plan.invalidations[0]).unwrap();
+        assert!(
+            json.contains(r#""role_arn":"arn:aws:iam::111122223333:role/invalidator""#),
+            "{json}"
+        );
+        assert!(
+            !json.contains("shared-secret") && !json.contains("tenant_id"),
+            "{json}"
+        );
+    }
+
+    #[test]
+    fn skipped_keys_are_reported_and_never_sent() {
+        let mut config = config(never());
+        config.routes[0].skip_keys =
+            crate::config::SkipKeys::new(vec!["assets/**".into(), "**/*.map".into()]).unwrap();
+        let plan = plan(
+            &decoded(&keys(&["assets/app.js", "js/app.js.map", "index.html"])),
+            &config,
+        );
+        assert_eq!(all_paths(&plan), ["/index.html"]);
+        let reasons: Vec<String> = plan.skipped.iter().map(|s| s.reason.to_string()).collect();
+        assert_eq!(
+            reasons,
+            [
+                "key \"assets/app.js\" matches SKIP_KEYS pattern \"assets/**\": not invalidated",
+                "key \"js/app.js.map\" matches SKIP_KEYS pattern \"**/*.map\": not invalidated",
+            ]
+        );
+        assert!(plan.rejected.is_empty());
+    }
+
+    #[test]
+    fn query_string_wildcards_collapse_into_directories_within_the_budget() {
+        // 12 stylesheets in each of 3 folders: 36 wildcards the keys need, 3 allowed.
+        let list: Vec<String> = (0..36)
+            .map(|i| format!("css/v{}/s{i}.css", i % 3))
+            .collect();
+        let mut config = config(CollapsePolicy {
+            wildcard_budget: 3,
+            min_changes: 100,
+            ..CollapsePolicy::default()
+        });
+        config.routes[0].query_strings = true;
+        let one_folder = plan(&decoded(&list), &config);
+        assert_eq!(all_paths(&one_folder), ["/css/*"]);
+        assert_eq!(one_folder.summary.wildcards, 1);
+        // Four folders of one file each under a budget of two: two folders at most.
+        let list = keys(&["a/1.css", "b/1.css", "c/1.css", "d/1.css"]);
+        config.policy.wildcard_budget = 2;
+        config.policy.min_depth = 1;
+        let top_level = plan(&decoded(&list), &config);
+        assert_eq!(
+            top_level.summary.wildcards, 4,
+            "top-level folders cannot merge without /*"
+        );
+        let sizes: Vec<usize> = top_level
+            .invalidations
+            .iter()
+            .map(|i| i.paths.len())
+            .collect();
+        assert_eq!(sizes, [2, 2], "each request within the budget");
+        config.policy.allow_root = true;
+        let whole = plan(&decoded(&list), &config);
+        assert_eq!(all_paths(&whole), ["/*"]);
+    }
+
     /// Every changed path is covered by some sent path.
     fn covered(changed: &str, sent: &[&str]) -> bool {
         sent.iter().any(|s| match s.strip_suffix('*') {
@@ -481,6 +668,24 @@ mod tests {
             )
     }
 
+    /// The fewest wildcards that can cover `paths` under `policy`: every wildcard the keys
+    /// need is covered by the shallowest directory the policy allows above it, or stays.
+    fn fewest_wildcards(paths: &[String], policy: &CollapsePolicy) -> usize {
+        if policy.allow_root {
+            return usize::from(paths.iter().any(|p| p.ends_with('*')));
+        }
+        let mut covers = BTreeSet::new();
+        for path in paths.iter().filter(|p| p.ends_with('*')) {
+            let stem = path.trim_end_matches('*');
+            let cut = stem
+                .match_indices('/')
+                .nth(policy.min_depth)
+                .map(|(at, _)| &stem[..=at]);
+            covers.insert(cut.unwrap_or(path).to_owned());
+        }
+        covers.len()
+    }
+
     proptest! {
         #[test]
         fn plans_cover_everything_within_limits_deterministically(
@@ -492,8 +697,10 @@ mod tests {
             let first = plan(&decoded, &config);
             let sent = all_paths(&first);
             for change in &decoded.changes {
-                for path in target(&config, change).unwrap().paths {
-                    prop_assert!(covered(&path, &sent), "{path} not covered by {sent:?}");
+                for target in targets(&config, change).unwrap() {
+                    for path in target.paths {
+                        prop_assert!(covered(&path, &sent), "{path} not covered by {sent:?}");
+                    }
                 }
             }
             for invalidation in &first.invalidations {
@@ -511,6 +718,44 @@ mod tests {
             prop_assert_eq!(&first, &again);
             let reordered = plan(&self::decoded(&reversed), &config);
             prop_assert_eq!(all_paths(&first), all_paths(&reordered));
+        }
+
+        #[test]
+        fn query_strings_cover_every_path_within_the_wildcard_budget(
+            list in prop::collection::vec("([a-c]{1,2}/){0,3}[a-d ]{1,3}(\\.html|\\.css)", 1..200),
+            policy in arbitrary_policy(),
+            clean_urls in any::<bool>(),
+        ) {
+            let mut config = config(CollapsePolicy {
+                wildcard_budget: policy.wildcard_budget.max(1),
+                ..policy
+            });
+            config.routes[0].query_strings = true;
+            config.routes[0].clean_urls = clean_urls;
+            config.index_document = Some("index.html".into());
+            let decoded = decoded(&list);
+            let plan = plan(&decoded, &config);
+            let sent = all_paths(&plan);
+            let mut needed = Vec::new();
+            for change in &decoded.changes {
+                for target in targets(&config, change).unwrap() {
+                    for path in target.paths {
+                        prop_assert!(path.ends_with('*'), "{path}");
+                        // A viewer's URL with a query string is covered too.
+                        let with_query = format!("{}?v=2", path.trim_end_matches('*'));
+                        prop_assert!(covered(&with_query, &sent), "{with_query} not covered by {sent:?}");
+                        needed.push(path);
+                    }
+                }
+            }
+            let budget = config.policy.wildcard_budget;
+            if config.policy.collapse && fewest_wildcards(&needed, &config.policy) <= budget {
+                prop_assert!(plan.summary.wildcards <= budget, "{} > {budget}: {sent:?}", plan.summary.wildcards);
+            }
+            for invalidation in &plan.invalidations {
+                let wildcards = invalidation.paths.iter().filter(|p| p.ends_with('*')).count();
+                prop_assert!(wildcards <= budget);
+            }
         }
     }
 }
