@@ -6,8 +6,11 @@ mod common;
 
 mod bad_input;
 mod bulk_deploy;
+mod cross_account;
+mod discovery;
 mod fake_cloudfront;
 mod moto;
 mod observability;
 mod plan_cli;
 mod runtime;
+mod tenants;
