@@ -109,7 +109,14 @@ fn paths(config: &Config, route: &Route, key: &str) -> Result<Vec<String>, Reaso
         ));
     }
     if route.query_strings {
-        paths = paths.into_iter().map(with_any_query).collect();
+        // The home page's query variants need `/*`, the whole site: only where it is allowed.
+        paths = paths
+            .into_iter()
+            .map(|path| match path.as_str() {
+                "/" if !config.policy.allow_root => path,
+                _ => with_any_query(path),
+            })
+            .collect();
     }
     paths.sort();
     paths.dedup();
@@ -269,6 +276,14 @@ mod tests {
         );
         assert_eq!(paths(&config, "b", "post.html"), ["/post*", "/post.html*"]);
         assert_eq!(paths(&config, "b", "people/~alice/a.html"), ["/people/*"]);
+        // The home page: `/*` is the whole site, sent only with WILDCARD_ALLOW_ROOT.
+        assert_eq!(paths(&config, "b", "index.html"), ["/", "/index.html*"]);
+        let mut whole_site = config;
+        whole_site.policy.allow_root = true;
+        assert_eq!(
+            paths(&whole_site, "b", "index.html"),
+            ["/*", "/index.html*"]
+        );
     }
 
     #[test]
