@@ -125,6 +125,7 @@ async fn the_binary_says_what_it_found_in_one_line_or_does_not_start() {
         true,
     )
     .await;
+    let root = create_distribution(&client, "root", &[SITE_ORIGIN], true).await;
     let runtime = RuntimeApi::start().await.unwrap();
     let mut child = function(&runtime, &moto, "example-site");
     runtime
@@ -146,10 +147,41 @@ async fn the_binary_says_what_it_found_in_one_line_or_does_not_start() {
         .collect();
     assert_eq!(lines.len(), 1, "{stdout}");
     assert!(
-        lines[0].contains(&format!("{found} (origin path /site)")),
+        lines[0].contains(&format!("{found} (origin path /site), {root}")),
         "{}",
         lines[0]
     );
+
+    // `plan` finds them the same way, and shows where each key goes.
+    let plan = std::process::Command::new(env!("CARGO_BIN_EXE_s3-cloudfront-invalidator"))
+        .args(["plan", "events/s3-site-release.json"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_clear()
+        .envs([
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "AKIDLOCAL"),
+            ("AWS_SECRET_ACCESS_KEY", "local-secret"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("AWS_ENDPOINT_URL_CLOUDFRONT", moto.endpoint.as_str()),
+            ("DISTRIBUTION_ID", "auto"),
+            ("SOURCE_BUCKET", "example-site"),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        plan.status.success(),
+        "{}",
+        String::from_utf8_lossy(&plan.stderr)
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    let invalidations = plan["invalidations"].as_array().unwrap();
+    assert_eq!(
+        invalidations.len(),
+        1,
+        "no key of the release is under site/: {plan}"
+    );
+    assert_eq!(invalidations[0]["distribution_id"], root.as_str());
+    assert_eq!(invalidations[0]["paths"].as_array().unwrap().len(), 5);
 
     let runtime = RuntimeApi::start().await.unwrap();
     let child = function(&runtime, &moto, "no-such-site");
