@@ -54,7 +54,7 @@ impl Route {
 }
 
 /// A role in another account, assumed with STS to invalidate its distributions.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Role {
     pub arn: String,
     /// The external id the role's trust policy asks for, if any.

@@ -52,7 +52,7 @@ fn role_arn<S: serde::Serializer>(role: &Option<Role>, serializer: S) -> Result<
 }
 
 /// Where a request goes: a distribution, or one tenant of it, and the role that reaches it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Destination<'a> {
     pub distribution_id: &'a str,
     pub tenant_id: Option<&'a str>,
