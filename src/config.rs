@@ -24,6 +24,7 @@ pub struct Route {
     pub key_prefix: String,
     /// Prepended to paths, for a distribution whose origin path is not the bucket root.
     pub path_prefix: String,
+    /// The distribution to invalidate (for a tenant, its multi-tenant distribution).
     pub distribution_id: String,
     /// A tenant of a multi-tenant distribution: invalidated on its own, with
     /// CreateInvalidationForDistributionTenant.
@@ -56,6 +57,7 @@ impl Route {
 /// A role in another account, assumed with STS to invalidate its distributions.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Role {
+    /// `arn:aws:iam::ACCOUNT:role/NAME`.
     pub arn: String,
     /// The external id the role's trust policy asks for, if any.
     pub external_id: Option<String>,
@@ -92,6 +94,7 @@ impl SkipKeys {
         Some(&self.patterns[first])
     }
 
+    /// The patterns as configured, in order.
     pub fn patterns(&self) -> &[String] {
         &self.patterns
     }

@@ -763,5 +763,34 @@ mod tests {
                 prop_assert!(wildcards <= budget);
             }
         }
+
+        #[test]
+        fn a_skipped_key_is_never_invalidated(
+            list in prop::collection::vec("(static/|js/|)([a-c]{1,2}/){0,2}[a-d]{1,3}(\\.map|\\.js|\\.html)", 1..120),
+            policy in arbitrary_policy(),
+        ) {
+            let mut config = config(policy);
+            config.routes[0].skip_keys =
+                crate::config::SkipKeys::new(vec!["static/**".into(), "**/*.map".into()]).unwrap();
+            let decoded = decoded(&list);
+            let plan = plan(&decoded, &config);
+            let skipped: BTreeSet<usize> = list
+                .iter()
+                .enumerate()
+                .filter(|(_, key)| key.starts_with("static/") || key.ends_with(".map"))
+                .map(|(i, _)| i)
+                .collect();
+            for invalidation in &plan.invalidations {
+                prop_assert!(invalidation.changes().is_disjoint(&skipped));
+            }
+            let sent = all_paths(&plan);
+            for &i in &skipped {
+                let own_path = format!("/{}", list[i]);
+                prop_assert!(!sent.contains(&own_path.as_str()), "{own_path} sent");
+            }
+            prop_assert_eq!(plan.skipped.len(), skipped.len());
+            let by_pattern = |s: &Skipped| matches!(s.reason, Reason::SkippedByPattern { .. });
+            prop_assert!(plan.skipped.iter().all(by_pattern), "{:?}", plan.skipped);
+        }
     }
 }

@@ -188,6 +188,7 @@ fn client(sdk_config: &SdkConfig, credentials: Option<SharedCredentialsProvider>
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListedDistribution {
     pub id: String,
+    /// A disabled distribution serves nothing, so nothing of it needs invalidating.
     pub enabled: bool,
     /// A continuous-deployment staging distribution.
     pub staging: bool,
@@ -199,6 +200,7 @@ pub struct ListedDistribution {
 /// An origin of a listed distribution.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListedOrigin {
+    /// Like `bucket.s3.us-east-1.amazonaws.com`.
     pub domain_name: String,
     /// Where in the origin requests go, like `/site`; empty for its root.
     pub origin_path: String,
