@@ -821,6 +821,22 @@ mod tests {
     }
 
     #[test]
+    fn the_readmes_three_sites_parse() {
+        let config = config(&[(
+            "ROUTES",
+            r#"[
+  {"bucket": "my-site", "distribution_id": "auto", "skip_keys": ["static/**", "**/*.map"], "clean_urls": true},
+  {"bucket": "shop-assets", "distribution_id": "E3MULTITENANT01", "tenant_id": "dt_2wjDZi3hD1ivOXf6rpZJO1AB", "query_strings": true},
+  {"bucket": "partner-site", "distribution_id": "E1PARTNER0001", "role_arn": "arn:aws:iam::111122223333:role/site-invalidator", "external_id": "site-4f1c"}
+]"#,
+        )])
+        .unwrap();
+        assert_eq!(config.to_discover.len(), 1);
+        assert_eq!(config.routes.len(), 2);
+        assert!(config.routes[0].query_strings && config.routes[1].role.is_some());
+    }
+
+    #[test]
     fn one_distribution_is_reached_one_way() {
         let err = error(&[(
             "ROUTES",
