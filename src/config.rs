@@ -43,14 +43,16 @@ pub struct Route {
 }
 
 impl Route {
-    /// What competes when several routes match a key: the configured key prefix. A route
-    /// found from the bucket stands for its configured `auto` route, whose prefix is empty,
-    /// so every distribution found serving a key gets it.
-    pub fn rank(&self) -> usize {
-        match self.origin_path {
+    /// How specific the route is, compared when several match a key: the configured key
+    /// prefix's length, then naming the bucket over accepting any. A route found from the
+    /// bucket stands for its configured `auto` route, whose prefix is empty, so every
+    /// distribution found serving a key gets it.
+    pub fn rank(&self) -> (usize, bool) {
+        let prefix = match self.origin_path {
             Some(_) => 0,
             None => self.key_prefix.len(),
-        }
+        };
+        (prefix, self.bucket.is_some())
     }
 }
 

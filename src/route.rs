@@ -13,10 +13,10 @@ pub struct Target<'a> {
     pub paths: Vec<String>,
 }
 
-/// The routes that serve the change: of those matching its bucket and key, the ones with the
-/// longest configured key prefix (all of them on a tie). Routes found from the bucket
-/// (`DISTRIBUTION_ID=auto`) rank as their configured route, so every distribution found
-/// serving the key gets it.
+/// The routes that serve the change: of those matching its bucket and key, the most specific
+/// ([`Route::rank`]: the longest configured key prefix, then naming the bucket), all of them
+/// on a tie. Routes found from the bucket (`DISTRIBUTION_ID=auto`) rank as their configured
+/// route, so every distribution found serving the key gets it.
 fn routes_for<'a>(config: &'a Config, change: &Change) -> Vec<&'a Route> {
     let matching: Vec<&Route> = config
         .routes
@@ -335,6 +335,24 @@ mod tests {
         assert_eq!(id("site", "a.html"), "EROOT");
         assert_eq!(id("other", "docs/a.html"), "EOTHER");
         assert!(targets(&config, &change("unknown", "a")).is_err());
+        // A route naming the bucket outranks one for any bucket; equals all get the change.
+        let config = self::config(
+            vec![
+                route(None, "", "", "EANY"),
+                route(Some("site"), "", "", "ESITE"),
+                route(Some("site"), "", "", "ESTAGING"),
+            ],
+            None,
+        );
+        let ids = |bucket: &str| -> Vec<String> {
+            targets(&config, &change(bucket, "a.html"))
+                .unwrap()
+                .iter()
+                .map(|t| t.distribution_id.to_owned())
+                .collect()
+        };
+        assert_eq!(ids("site"), ["ESITE", "ESTAGING"]);
+        assert_eq!(ids("elsewhere"), ["EANY"]);
     }
 
     #[test]
