@@ -190,6 +190,17 @@ def main():
             s3_event(put, ("good/two.html", "ObjectCreated:Put")),
         ]),
     })
+    # A site release: pages, a stylesheet, a fingerprinted bundle and a source map (what
+    # SKIP_KEYS, CLEAN_URLS and QUERY_STRINGS are for). Made last, so the samples above keep
+    # their sequencers.
+    samples["s3-site-release.json"] = s3_event(
+        put,
+        ("index.html", "ObjectCreated:Put"),
+        ("blog/hello-world.html", "ObjectCreated:Put"),
+        ("css/site.css", "ObjectCreated:Put"),
+        ("static/app.3f9a2c.js", "ObjectCreated:Put"),
+        ("js/app.js.map", "ObjectCreated:Put"),
+    )
     for name, event in samples.items():
         (HERE / name).write_text(json.dumps(event, indent=2, ensure_ascii=False) + "\n")
     (HERE / "bad-not-json.txt").write_text("this is not an event\n")

@@ -1,4 +1,5 @@
-//! `s3-cloudfront-invalidator plan EVENT.json`: the offline dry run.
+//! `s3-cloudfront-invalidator plan EVENT.json`: the dry run, which invalidates nothing (with
+//! `DISTRIBUTION_ID=auto`, `main` lists the distributions first).
 
 use std::io::Read;
 

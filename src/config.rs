@@ -2,32 +2,122 @@
 //! module owns every configuration value type and its parsing; the rest of the crate only
 //! reads them.
 
+use std::fmt;
+
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
 
 /// CloudFront accepts at most this many paths in one request (and in progress).
 pub const MAX_PATHS_PER_REQUEST: usize = 3000;
 /// CloudFront allows at most this many wildcard paths in progress per distribution.
 pub const MAX_WILDCARDS_IN_PROGRESS: usize = 15;
+/// The `DISTRIBUTION_ID` (or route `distribution_id`) that asks for the distributions whose
+/// origins are the bucket to be found at start-up.
+pub const AUTO: &str = "auto";
 
-/// Where changes of one bucket (or any bucket) under one key prefix are served.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// Where changes of one bucket (or any bucket) under one key prefix are served, and how.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Route {
     /// Only events of this bucket; `None` accepts any bucket.
-    #[serde(default)]
     pub bucket: Option<String>,
     /// Stripped from keys; keys outside it are skipped.
-    #[serde(default)]
     pub key_prefix: String,
     /// Prepended to paths, for a distribution whose origin path is not the bucket root.
-    #[serde(default)]
     pub path_prefix: String,
+    /// The distribution to invalidate (for a tenant, its multi-tenant distribution).
     pub distribution_id: String,
+    /// A tenant of a multi-tenant distribution: invalidated on its own, with
+    /// CreateInvalidationForDistributionTenant.
+    pub tenant_id: Option<String>,
+    /// The role to assume to reach a distribution of another account.
+    pub role: Option<Role>,
+    /// Keys never invalidated (immutable assets, source maps).
+    pub skip_keys: SkipKeys,
+    /// `blog/post.html` also invalidates `/blog/post`.
+    pub clean_urls: bool,
+    /// Every path is sent as `path*`, so its query-string variants go too.
+    pub query_strings: bool,
+    /// For a route found at start-up (`DISTRIBUTION_ID=auto`): the origin's `OriginPath`,
+    /// which gave `key_prefix`.
+    pub origin_path: Option<String>,
 }
+
+impl Route {
+    /// How specific the route is, compared when several match a key: the configured key
+    /// prefix's length, then naming the bucket over accepting any. A route found from the
+    /// bucket stands for its configured `auto` route, whose prefix is empty, so every
+    /// distribution found serving a key gets it.
+    pub fn rank(&self) -> (usize, bool) {
+        let prefix = match self.origin_path {
+            Some(_) => 0,
+            None => self.key_prefix.len(),
+        };
+        (prefix, self.bucket.is_some())
+    }
+}
+
+/// A role in another account, assumed with STS to invalidate its distributions.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Role {
+    /// `arn:aws:iam::ACCOUNT:role/NAME`.
+    pub arn: String,
+    /// The external id the role's trust policy asks for, if any.
+    pub external_id: Option<String>,
+}
+
+/// Glob patterns on object keys, compiled once: `*` within one path segment, `**` across.
+#[derive(Debug, Clone, Default)]
+pub struct SkipKeys {
+    patterns: Vec<String>,
+    set: GlobSet,
+}
+
+impl SkipKeys {
+    /// Compiles the patterns; an invalid one is returned with its error.
+    pub fn new(patterns: Vec<String>) -> Result<SkipKeys, (String, globset::Error)> {
+        let mut builder = GlobSetBuilder::new();
+        for pattern in &patterns {
+            let glob = GlobBuilder::new(pattern)
+                .literal_separator(true)
+                .build()
+                .map_err(|e| (pattern.clone(), e))?;
+            builder.add(glob);
+        }
+        let set = builder.build().map_err(|e| (patterns.join(","), e))?;
+        Ok(SkipKeys { patterns, set })
+    }
+
+    /// The first pattern, in the configured order, that matches `key`.
+    pub fn matching(&self, key: &str) -> Option<&str> {
+        if self.patterns.is_empty() {
+            return None;
+        }
+        let first = self.set.matches(key).into_iter().min()?;
+        Some(&self.patterns[first])
+    }
+
+    /// The patterns as configured, in order.
+    pub fn patterns(&self) -> &[String] {
+        &self.patterns
+    }
+}
+
+// The compiled set follows from the patterns.
+impl PartialEq for SkipKeys {
+    fn eq(&self, other: &Self) -> bool {
+        self.patterns == other.patterns
+    }
+}
+
+impl Eq for SkipKeys {}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
+    /// The routes in force: configured, and found at start-up.
     pub routes: Vec<Route>,
+    /// Routes whose distributions are still to be found from their bucket
+    /// (`DISTRIBUTION_ID=auto`); [`Config::with_found`] replaces them with what was found.
+    pub to_discover: Vec<Route>,
     /// With `index.html`, a change to `a/index.html` also invalidates `/a/` and `/a`.
     pub index_document: Option<String>,
     /// Also invalidate the spellings an S3 origin serves a key under: `+` for a space (both
@@ -65,6 +155,104 @@ fn invalid(variable: &'static str, problem: impl Into<String>) -> ConfigError {
     }
 }
 
+/// The variables that describe the one route of the single-site case; with `ROUTES` each is a
+/// field of every entry instead.
+const ROUTE_VARIABLES: [(&str, &str); 9] = [
+    ("SOURCE_BUCKET", "bucket"),
+    ("KEY_PREFIX", "key_prefix"),
+    ("PATH_PREFIX", "path_prefix"),
+    ("TENANT_ID", "tenant_id"),
+    ("ROLE_ARN", "role_arn"),
+    ("EXTERNAL_ID", "external_id"),
+    ("SKIP_KEYS", "skip_keys"),
+    ("CLEAN_URLS", "clean_urls"),
+    ("QUERY_STRINGS", "query_strings"),
+];
+
+/// A route as written: a `ROUTES` entry, or the single-site variables.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteSpec {
+    #[serde(default)]
+    bucket: Option<String>,
+    #[serde(default)]
+    key_prefix: String,
+    #[serde(default)]
+    path_prefix: String,
+    distribution_id: String,
+    #[serde(default)]
+    tenant_id: Option<String>,
+    #[serde(default)]
+    role_arn: Option<String>,
+    #[serde(default)]
+    external_id: Option<String>,
+    #[serde(default, deserialize_with = "patterns")]
+    skip_keys: Vec<String>,
+    #[serde(default)]
+    clean_urls: bool,
+    #[serde(default)]
+    query_strings: bool,
+}
+
+/// `skip_keys` as a comma-separated string (like `SKIP_KEYS`) or an array of patterns.
+fn patterns<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    struct Patterns;
+    impl<'de> serde::de::Visitor<'de> for Patterns {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a comma-separated string or an array of glob patterns")
+        }
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Self::Value, E> {
+            Ok(split_patterns(text))
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut all = Vec::new();
+            while let Some(pattern) = seq.next_element::<String>()? {
+                all.extend(split_patterns(&pattern));
+            }
+            Ok(all)
+        }
+    }
+    deserializer.deserialize_any(Patterns)
+}
+
+/// Patterns from a comma-separated list; blanks (a trailing comma) are dropped.
+fn split_patterns(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|pattern| !pattern.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Where a route was written, so that an error names what to fix.
+#[derive(Clone, Copy)]
+enum Place {
+    /// The single-site variables.
+    Variables,
+    /// An entry of `ROUTES`, counted from 1.
+    Entry(usize),
+}
+
+impl Place {
+    fn error(self, variable: &'static str, problem: impl fmt::Display) -> ConfigError {
+        match self {
+            Place::Variables => invalid(variable, problem.to_string()),
+            Place::Entry(n) => {
+                let field = ROUTE_VARIABLES
+                    .iter()
+                    .chain(&[("DISTRIBUTION_ID", "distribution_id")])
+                    .find(|(name, _)| *name == variable)
+                    .map_or(variable, |(_, field)| field);
+                invalid("ROUTES", format!("entry {n}: {field} {problem}"))
+            }
+        }
+    }
+}
+
 impl Config {
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -84,44 +272,80 @@ impl Config {
     /// Reads configuration through `lookup`, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
-        let routes = match (get("ROUTES"), get("DISTRIBUTION_ID")) {
+        let policy = CollapsePolicy::from_lookup(&get)?;
+        let specs: Vec<(Place, RouteSpec)> = match (get("ROUTES"), get("DISTRIBUTION_ID")) {
             (Some(_), Some(_)) => {
                 return Err(invalid(
                     "ROUTES",
                     "and DISTRIBUTION_ID are both set: use ROUTES alone for several distributions, or DISTRIBUTION_ID with SOURCE_BUCKET, KEY_PREFIX and PATH_PREFIX for one",
                 ));
             }
-            (Some(json), None) => serde_json::from_str::<Vec<Route>>(&json).map_err(|e| {
-                invalid(
-                    "ROUTES",
-                    format!(
-                        "is not a JSON array of {{\"distribution_id\", \"bucket\", \"key_prefix\", \"path_prefix\"}} objects: {e}"
-                    ),
-                )
-            })?,
-            (None, Some(distribution_id)) => vec![Route {
-                bucket: get("SOURCE_BUCKET"),
-                key_prefix: get("KEY_PREFIX").unwrap_or_default(),
-                path_prefix: get("PATH_PREFIX").unwrap_or_default(),
-                distribution_id,
-            }],
+            (Some(json), None) => {
+                if let Some((variable, field)) =
+                    ROUTE_VARIABLES.iter().find(|(name, _)| get(name).is_some())
+                {
+                    return Err(invalid(
+                        variable,
+                        format!(
+                            "is set together with ROUTES, which replaces it: give each route its {field} field instead"
+                        ),
+                    ));
+                }
+                let specs = serde_json::from_str::<Vec<RouteSpec>>(&json).map_err(|e| {
+                    invalid(
+                        "ROUTES",
+                        format!(
+                            "is not a JSON array of route objects ({{\"distribution_id\", \"bucket\", \"key_prefix\", \"path_prefix\", \"skip_keys\", \"clean_urls\", \"query_strings\", \"tenant_id\", \"role_arn\", \"external_id\"}}): {e}"
+                        ),
+                    )
+                })?;
+                if specs.is_empty() {
+                    return Err(invalid(
+                        "ROUTES",
+                        "is an empty list: give at least one route",
+                    ));
+                }
+                specs
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, spec)| (Place::Entry(i + 1), spec))
+                    .collect()
+            }
+            (None, Some(distribution_id)) => vec![(
+                Place::Variables,
+                RouteSpec {
+                    bucket: get("SOURCE_BUCKET"),
+                    key_prefix: get("KEY_PREFIX").unwrap_or_default(),
+                    path_prefix: get("PATH_PREFIX").unwrap_or_default(),
+                    distribution_id,
+                    tenant_id: get("TENANT_ID"),
+                    role_arn: get("ROLE_ARN"),
+                    external_id: get("EXTERNAL_ID"),
+                    skip_keys: get("SKIP_KEYS")
+                        .map(|text| split_patterns(&text))
+                        .unwrap_or_default(),
+                    clean_urls: parse_bool(get("CLEAN_URLS"), "CLEAN_URLS", false)?,
+                    query_strings: parse_bool(get("QUERY_STRINGS"), "QUERY_STRINGS", false)?,
+                },
+            )],
             (None, None) => {
                 return Err(invalid(
                     "DISTRIBUTION_ID",
-                    "is not set: set it to the id of the CloudFront distribution to invalidate (like E2QWRUHAPOMQZL), or set ROUTES",
+                    "is not set: set it to the id of the CloudFront distribution to invalidate (like E2QWRUHAPOMQZL), to auto to find them from SOURCE_BUCKET, or set ROUTES",
                 ));
             }
         };
-        if routes.is_empty() {
-            return Err(invalid(
-                "ROUTES",
-                "is an empty list: give at least one route",
-            ));
+        let mut routes = Vec::new();
+        let mut to_discover = Vec::new();
+        for (place, spec) in specs {
+            let route = build_route(place, spec, &policy)?;
+            if route.distribution_id == AUTO {
+                to_discover.push(route);
+            } else {
+                routes.push(route);
+            }
         }
-        let routes = routes
-            .into_iter()
-            .map(normalise_route)
-            .collect::<Result<Vec<_>, _>>()?;
+        check_roles(&routes)?;
         let index_document = get("INDEX_DOCUMENT");
         if let Some(index) = &index_document
             && (index.contains('/') || index.trim() != index)
@@ -133,9 +357,10 @@ impl Config {
         }
         Ok(Config {
             routes,
+            to_discover,
             index_document,
             plus_alias: parse_bool(get("INVALIDATE_PLUS_ALIAS"), "INVALIDATE_PLUS_ALIAS", true)?,
-            policy: CollapsePolicy::from_lookup(&get)?,
+            policy,
             metrics_namespace: parse_bool(get("METRICS"), "METRICS", true)?.then(|| {
                 get("METRICS_NAMESPACE").unwrap_or_else(|| "S3CloudFrontInvalidator".into())
             }),
@@ -163,8 +388,200 @@ impl Config {
             },
         })
     }
+
+    /// The configuration with the routes found at start-up in place of those to discover.
+    pub fn with_found(mut self, found: Vec<Route>) -> Result<Config, ConfigError> {
+        self.routes.extend(found);
+        self.to_discover.clear();
+        check_roles(&self.routes)?;
+        Ok(self)
+    }
 }
 
+/// Validates a route as written and normalises it.
+fn build_route(
+    place: Place,
+    spec: RouteSpec,
+    policy: &CollapsePolicy,
+) -> Result<Route, ConfigError> {
+    let auto = spec.distribution_id.eq_ignore_ascii_case(AUTO);
+    let id = &spec.distribution_id;
+    if !auto && !is_distribution_id(id) {
+        return Err(place.error(
+            "DISTRIBUTION_ID",
+            format!(
+                "{id:?} is not a CloudFront distribution id (upper-case letters and digits, like E2QWRUHAPOMQZL), nor auto"
+            ),
+        ));
+    }
+    if auto {
+        if spec.bucket.is_none() {
+            return Err(place.error(
+                "SOURCE_BUCKET",
+                "is not set, but auto needs it: name the bucket whose distributions are to be found",
+            ));
+        }
+        if !spec.key_prefix.is_empty() {
+            return Err(place.error(
+                "KEY_PREFIX",
+                "must be empty with auto: the origin path of each distribution found gives its key prefix",
+            ));
+        }
+        if spec.tenant_id.is_some() {
+            return Err(place.error(
+                "TENANT_ID",
+                "cannot be used with auto: name the multi-tenant distribution instead",
+            ));
+        }
+    }
+    if let Some(tenant) = &spec.tenant_id
+        && (tenant.len() > 128
+            || !tenant
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
+    {
+        return Err(place.error(
+            "TENANT_ID",
+            format!(
+                "{tenant:?} is not a distribution tenant id (letters, digits, _ and -, like dt_2wjDZi3hD1ivOXf6rpZJO1AB)"
+            ),
+        ));
+    }
+    let role = match (spec.role_arn, spec.external_id) {
+        (None, Some(_)) => {
+            return Err(place.error(
+                "EXTERNAL_ID",
+                "is set without a role ARN: give the role whose trust policy asks for it, or remove the external id",
+            ));
+        }
+        (None, None) => None,
+        (Some(arn), external_id) => {
+            if !is_role_arn(&arn) {
+                return Err(place.error(
+                    "ROLE_ARN",
+                    format!(
+                        "{arn:?} is not an IAM role ARN (like arn:aws:iam::111122223333:role/site-invalidator)"
+                    ),
+                ));
+            }
+            if let Some(id) = &external_id
+                && !is_external_id(id)
+            {
+                return Err(place.error(
+                    "EXTERNAL_ID",
+                    "must be 2 to 1224 characters: letters, digits and + = , . @ : / -",
+                ));
+            }
+            Some(Role { arn, external_id })
+        }
+    };
+    let path_prefix = spec.path_prefix.trim_end_matches('/');
+    if !path_prefix.is_empty()
+        && (!path_prefix.starts_with('/')
+            || crate::path::encode(path_prefix) != path_prefix
+            || path_prefix.contains(['~', '*']))
+    {
+        return Err(place.error(
+            "PATH_PREFIX",
+            format!(
+                "{:?} must start with / and hold only characters that need no percent-encoding, and no ~ or *",
+                spec.path_prefix
+            ),
+        ));
+    }
+    if let Some(pattern) = spec.skip_keys.iter().find(|p| p.starts_with('/')) {
+        return Err(place.error(
+            "SKIP_KEYS",
+            format!(
+                "pattern {pattern:?} starts with /, but object keys do not: write {:?}",
+                pattern.trim_start_matches('/')
+            ),
+        ));
+    }
+    let skip_keys = SkipKeys::new(spec.skip_keys).map_err(|(pattern, error)| {
+        place.error(
+            "SKIP_KEYS",
+            format!("pattern {pattern:?} is not a glob pattern ({error}): * matches within a path segment, ** across segments, as in assets/**,**/*.map"),
+        )
+    })?;
+    if spec.query_strings && policy.wildcard_budget == 0 {
+        return Err(place.error(
+            "QUERY_STRINGS",
+            "sends every path as a wildcard, but WILDCARD_BUDGET is 0: set WILDCARD_BUDGET to 1 or more",
+        ));
+    }
+    Ok(Route {
+        bucket: spec.bucket,
+        key_prefix: spec.key_prefix,
+        path_prefix: path_prefix.to_owned(),
+        distribution_id: if auto {
+            AUTO.to_owned()
+        } else {
+            spec.distribution_id
+        },
+        tenant_id: spec.tenant_id,
+        role,
+        skip_keys,
+        clean_urls: spec.clean_urls,
+        query_strings: spec.query_strings,
+        origin_path: None,
+    })
+}
+
+/// `arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME`.
+fn is_role_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let ["arn", partition, "iam", "", account, resource] = parts.as_slice() else {
+        return false;
+    };
+    partition.starts_with("aws")
+        && partition
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b == b'-')
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && resource.strip_prefix("role/").is_some_and(|name| {
+            !name.is_empty()
+                && name.len() <= 512
+                && !name.starts_with('/')
+                && !name.ends_with('/')
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-/".contains(&b))
+        })
+}
+
+/// What STS accepts as an external id.
+fn is_external_id(id: &str) -> bool {
+    (2..=1224).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@:/-_".contains(&b))
+}
+
+/// A distribution belongs to one account, so every route to it takes the same way in.
+fn check_roles(routes: &[Route]) -> Result<(), ConfigError> {
+    let way = |role: &Option<Role>| match role {
+        Some(role) => format!("role {}", role.arn),
+        None => "the function's own credentials".to_owned(),
+    };
+    for (i, route) in routes.iter().enumerate() {
+        if let Some(other) = routes[..i].iter().find(|other| {
+            other.distribution_id == route.distribution_id && other.role != route.role
+        }) {
+            return Err(invalid(
+                "ROUTES",
+                format!(
+                    "reach distribution {} through {} and through {}: give every route to one distribution the same role_arn and external_id",
+                    route.distribution_id,
+                    way(&other.role),
+                    way(&route.role)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
 /// When busy directories are replaced by one wildcard path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CollapsePolicy {
@@ -246,34 +663,6 @@ pub fn is_distribution_id(id: &str) -> bool {
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
-fn normalise_route(mut route: Route) -> Result<Route, ConfigError> {
-    let id = &route.distribution_id;
-    if !is_distribution_id(id) {
-        return Err(invalid(
-            "DISTRIBUTION_ID",
-            format!(
-                "{id:?} is not a CloudFront distribution id (upper-case letters and digits, like E2QWRUHAPOMQZL)"
-            ),
-        ));
-    }
-    let prefix = route.path_prefix.trim_end_matches('/');
-    if !prefix.is_empty()
-        && (!prefix.starts_with('/')
-            || crate::path::encode(prefix) != prefix
-            || prefix.contains(['~', '*']))
-    {
-        return Err(invalid(
-            "PATH_PREFIX",
-            format!(
-                "{:?} must start with / and hold only characters that need no percent-encoding, and no ~ or *",
-                route.path_prefix
-            ),
-        ));
-    }
-    route.path_prefix = prefix.to_owned();
-    Ok(route)
-}
-
 fn parse_bool(
     value: Option<String>,
     variable: &'static str,
@@ -315,6 +704,10 @@ mod tests {
         Config::from_vars(vars)
     }
 
+    fn error(vars: &[(&str, &str)]) -> String {
+        config(vars).unwrap_err().to_string()
+    }
+
     #[test]
     fn single_distribution_from_plain_variables() {
         let config = config(&[
@@ -327,12 +720,13 @@ mod tests {
         assert_eq!(
             config.routes,
             vec![Route {
-                bucket: None,
                 key_prefix: "site/".into(),
                 path_prefix: "/blog".into(),
-                distribution_id: "E2QWRUHAPOMQZL".into()
+                distribution_id: "E2QWRUHAPOMQZL".into(),
+                ..Route::default()
             }]
         );
+        assert!(config.to_discover.is_empty());
         assert_eq!(config.index_document.as_deref(), Some("index.html"));
         assert!(config.plus_alias);
         assert_eq!(
@@ -360,7 +754,7 @@ mod tests {
 
     #[test]
     fn missing_distribution_names_the_variable_and_the_fix() {
-        let err = config(&[]).unwrap_err().to_string();
+        let err = error(&[]);
         assert!(err.contains("DISTRIBUTION_ID is not set"), "{err}");
         assert!(err.contains("E2QWRUHAPOMQZL"), "{err}");
     }
@@ -374,6 +768,124 @@ mod tests {
         .unwrap();
         assert_eq!(config.routes.len(), 2);
         assert_eq!(config.routes[1].key_prefix, "www/");
+    }
+
+    #[test]
+    fn skip_keys_name_the_first_matching_pattern() {
+        let config = config(&[
+            ("DISTRIBUTION_ID", "EA"),
+            ("SKIP_KEYS", " assets/** , **/*.map,"),
+        ])
+        .unwrap();
+        let skip = &config.routes[0].skip_keys;
+        assert_eq!(skip.patterns(), ["assets/**", "**/*.map"]);
+        assert_eq!(skip.matching("assets/app.js.map"), Some("assets/**"));
+        assert_eq!(skip.matching("assets/deep/er/a.js"), Some("assets/**"));
+        assert_eq!(skip.matching("js/app.js.map"), Some("**/*.map"));
+        assert_eq!(skip.matching("app.map"), Some("**/*.map"));
+        assert_eq!(skip.matching("js/app.js"), None);
+        assert_eq!(skip.matching("assets"), None);
+        // `*` stays within a segment.
+        let star = SkipKeys::new(vec!["img/*.png".into()]).unwrap();
+        assert_eq!(star.matching("img/a.png"), Some("img/*.png"));
+        assert_eq!(star.matching("img/2024/a.png"), None);
+        assert_eq!(SkipKeys::default().matching("anything"), None);
+    }
+
+    #[test]
+    fn route_fields_mirror_the_variables() {
+        let single = config(&[
+            ("DISTRIBUTION_ID", "EA"),
+            ("SKIP_KEYS", "assets/**,**/*.map"),
+            ("CLEAN_URLS", "true"),
+            ("QUERY_STRINGS", "yes"),
+            ("TENANT_ID", "dt_2wjDZi3hD1ivOXf6rpZJO1AB"),
+            (
+                "ROLE_ARN",
+                "arn:aws:iam::111122223333:role/site/invalidator",
+            ),
+            ("EXTERNAL_ID", "shared-4f1c"),
+        ])
+        .unwrap();
+        let routes = config(&[(
+            "ROUTES",
+            r#"[{"distribution_id":"EA","skip_keys":["assets/**","**/*.map"],"clean_urls":true,"query_strings":true,
+                 "tenant_id":"dt_2wjDZi3hD1ivOXf6rpZJO1AB","role_arn":"arn:aws:iam::111122223333:role/site/invalidator","external_id":"shared-4f1c"}]"#,
+        )])
+        .unwrap();
+        assert_eq!(single.routes, routes.routes);
+        let route = &single.routes[0];
+        assert!(route.clean_urls && route.query_strings);
+        assert_eq!(
+            route.tenant_id.as_deref(),
+            Some("dt_2wjDZi3hD1ivOXf6rpZJO1AB")
+        );
+        assert_eq!(
+            route.role,
+            Some(Role {
+                arn: "arn:aws:iam::111122223333:role/site/invalidator".into(),
+                external_id: Some("shared-4f1c".into())
+            })
+        );
+        let text = config(&[(
+            "ROUTES",
+            r#"[{"distribution_id":"EA","skip_keys":"a/**,b/**"}]"#,
+        )])
+        .unwrap();
+        assert_eq!(text.routes[0].skip_keys.patterns(), ["a/**", "b/**"]);
+    }
+
+    #[test]
+    fn auto_routes_wait_for_discovery() {
+        let config = config(&[
+            ("DISTRIBUTION_ID", "auto"),
+            ("SOURCE_BUCKET", "example-site"),
+            ("CLEAN_URLS", "true"),
+        ])
+        .unwrap();
+        assert!(config.routes.is_empty());
+        assert_eq!(config.to_discover.len(), 1);
+        assert_eq!(
+            config.to_discover[0].bucket.as_deref(),
+            Some("example-site")
+        );
+        let found = Route {
+            distribution_id: "EFOUND".into(),
+            key_prefix: "site/".into(),
+            origin_path: Some("/site".into()),
+            ..config.to_discover[0].clone()
+        };
+        let ready = config.with_found(vec![found.clone()]).unwrap();
+        assert_eq!(ready.routes, [found]);
+        assert!(ready.to_discover.is_empty());
+    }
+
+    #[test]
+    fn the_readmes_three_sites_parse() {
+        let config = config(&[(
+            "ROUTES",
+            r#"[
+  {"bucket": "my-site", "distribution_id": "auto", "skip_keys": ["static/**", "**/*.map"], "clean_urls": true},
+  {"bucket": "shop-assets", "distribution_id": "E3MULTITENANT01", "tenant_id": "dt_2wjDZi3hD1ivOXf6rpZJO1AB", "query_strings": true},
+  {"bucket": "partner-site", "distribution_id": "E1PARTNER0001", "role_arn": "arn:aws:iam::111122223333:role/site-invalidator", "external_id": "site-4f1c"}
+]"#,
+        )])
+        .unwrap();
+        assert_eq!(config.to_discover.len(), 1);
+        assert_eq!(config.routes.len(), 2);
+        assert!(config.routes[0].query_strings && config.routes[1].role.is_some());
+    }
+
+    #[test]
+    fn one_distribution_is_reached_one_way() {
+        let err = error(&[(
+            "ROUTES",
+            r#"[{"distribution_id":"EA","key_prefix":"a/"},{"distribution_id":"EA","key_prefix":"b/","role_arn":"arn:aws:iam::111122223333:role/x"}]"#,
+        )]);
+        assert!(
+            err.contains("ROUTES reach distribution EA through the function's own credentials and through role arn:aws:iam::111122223333:role/x"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -391,6 +903,13 @@ mod tests {
                     ("DISTRIBUTION_ID", "EB"),
                 ],
                 "ROUTES and DISTRIBUTION_ID are both set",
+            ),
+            (
+                vec![
+                    ("ROUTES", "[{\"distribution_id\":\"EA\"}]"),
+                    ("SKIP_KEYS", "a/**"),
+                ],
+                "SKIP_KEYS is set together with ROUTES, which replaces it: give each route its skip_keys field instead",
             ),
             (
                 vec![("DISTRIBUTION_ID", "EA"), ("PATH_PREFIX", "no-slash")],
@@ -414,10 +933,100 @@ mod tests {
                 ],
                 "INVALIDATE_PLUS_ALIAS \"maybe\" is not true or false",
             ),
+            (
+                vec![("DISTRIBUTION_ID", "EA"), ("SKIP_KEYS", "assets/[")],
+                "SKIP_KEYS pattern \"assets/[\" is not a glob pattern (",
+            ),
+            (
+                vec![("DISTRIBUTION_ID", "EA"), ("SKIP_KEYS", "/assets/**")],
+                "SKIP_KEYS pattern \"/assets/**\" starts with /, but object keys do not: write \"assets/**\"",
+            ),
+            (
+                vec![("DISTRIBUTION_ID", "EA"), ("CLEAN_URLS", "sometimes")],
+                "CLEAN_URLS \"sometimes\" is not true or false",
+            ),
+            (
+                vec![
+                    ("DISTRIBUTION_ID", "EA"),
+                    ("QUERY_STRINGS", "true"),
+                    ("WILDCARD_BUDGET", "0"),
+                ],
+                "QUERY_STRINGS sends every path as a wildcard, but WILDCARD_BUDGET is 0",
+            ),
+            (
+                vec![("DISTRIBUTION_ID", "EA"), ("EXTERNAL_ID", "shared")],
+                "EXTERNAL_ID is set without a role ARN",
+            ),
+            (
+                vec![("DISTRIBUTION_ID", "EA"), ("ROLE_ARN", "invalidator")],
+                "ROLE_ARN \"invalidator\" is not an IAM role ARN",
+            ),
+            (
+                vec![
+                    ("DISTRIBUTION_ID", "EA"),
+                    ("ROLE_ARN", "arn:aws:iam::1111:role/x"),
+                ],
+                "ROLE_ARN \"arn:aws:iam::1111:role/x\" is not an IAM role ARN",
+            ),
+            (
+                vec![
+                    ("DISTRIBUTION_ID", "EA"),
+                    ("ROLE_ARN", "arn:aws:iam::111122223333:user/x"),
+                ],
+                "is not an IAM role ARN",
+            ),
+            (
+                vec![
+                    ("DISTRIBUTION_ID", "EA"),
+                    ("ROLE_ARN", "arn:aws:iam::111122223333:role/x"),
+                    ("EXTERNAL_ID", "has space"),
+                ],
+                "EXTERNAL_ID must be 2 to 1224 characters",
+            ),
+            (
+                vec![("DISTRIBUTION_ID", "EA"), ("TENANT_ID", "dt/1")],
+                "TENANT_ID \"dt/1\" is not a distribution tenant id",
+            ),
+            (
+                vec![("DISTRIBUTION_ID", "auto")],
+                "SOURCE_BUCKET is not set, but auto needs it",
+            ),
+            (
+                vec![
+                    ("DISTRIBUTION_ID", "auto"),
+                    ("SOURCE_BUCKET", "b"),
+                    ("KEY_PREFIX", "site/"),
+                ],
+                "KEY_PREFIX must be empty with auto",
+            ),
+            (
+                vec![
+                    ("DISTRIBUTION_ID", "auto"),
+                    ("SOURCE_BUCKET", "b"),
+                    ("TENANT_ID", "dt_1"),
+                ],
+                "TENANT_ID cannot be used with auto",
+            ),
+            (
+                vec![(
+                    "ROUTES",
+                    r#"[{"distribution_id":"EA"},{"distribution_id":"auto"}]"#,
+                )],
+                "ROUTES entry 2: bucket is not set, but auto needs it",
+            ),
+            (
+                vec![("ROUTES", r#"[{"distribution_id":"EA","skip_keys":"a/["}]"#)],
+                "ROUTES entry 1: skip_keys pattern \"a/[\" is not a glob pattern",
+            ),
+            (
+                vec![("ROUTES", r#"[{"distribution_id":"EA","skip_keys":7}]"#)],
+                "a comma-separated string or an array of glob patterns",
+            ),
         ];
         for (vars, expected) in cases {
-            let err = config(&vars).unwrap_err().to_string();
+            let err = error(&vars);
             assert!(err.contains(expected), "{vars:?}: {err}");
+            assert_eq!(err.lines().count(), 1, "{err}");
         }
     }
 }

@@ -81,6 +81,7 @@ pub enum Problem {
     Unsent {
         caller_reference: String,
         distribution_id: String,
+        tenant_id: Option<String>,
         paths: Vec<String>,
         error: SendError,
     },
@@ -93,10 +94,15 @@ impl fmt::Display for Problem {
             Problem::Unsent {
                 caller_reference,
                 distribution_id,
+                tenant_id,
                 paths,
                 error,
             } => {
-                write!(f, "invalidation {caller_reference} on {distribution_id} (")?;
+                write!(f, "invalidation {caller_reference} on {distribution_id}")?;
+                if let Some(tenant_id) = tenant_id {
+                    write!(f, " tenant {tenant_id}")?;
+                }
+                f.write_str(" (")?;
                 match paths.as_slice() {
                     [path] => write!(f, "path {path}")?,
                     paths => write!(f, "{} paths", paths.len())?,
@@ -163,6 +169,8 @@ pub struct Summary {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Sent {
     pub distribution_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
     pub caller_reference: String,
     /// `None` when CloudFront said the batch exists without naming it.
     pub id: Option<String>,
@@ -224,12 +232,16 @@ impl<I: Invalidator, Q: WorkQueue> Handler<I, Q> {
     pub async fn run(&self, event: &[u8], deadline: Instant) -> Result<Outcome, HandlerError> {
         let decoded = event::decode(event)?;
         let plan = plan::plan(&decoded, &self.config);
-        // Distributions go concurrently, so one refusing for the whole deadline does not starve
-        // the others; a distribution's own requests go in turn, for its in-progress limits.
+        // Distributions (and tenants) go concurrently, so one refusing for the whole deadline
+        // does not starve the others; a distribution's own requests go in turn, for its
+        // in-progress limits.
         let mut by_distribution: Vec<Vec<&Invalidation>> = Vec::new();
         for invalidation in &plan.invalidations {
             match by_distribution.last_mut() {
-                Some(group) if group[0].distribution_id == invalidation.distribution_id => {
+                Some(group)
+                    if (&group[0].distribution_id, &group[0].tenant_id)
+                        == (&invalidation.distribution_id, &invalidation.tenant_id) =>
+                {
                     group.push(invalidation)
                 }
                 _ => by_distribution.push(vec![invalidation]),
@@ -373,6 +385,7 @@ impl<I: Invalidator, Q: WorkQueue> Handler<I, Q> {
             for (part, paths) in chunks(&invalidation.paths).enumerate() {
                 let deferred = Deferred {
                     distribution_id: invalidation.distribution_id.clone(),
+                    tenant_id: invalidation.tenant_id.clone(),
                     reference: format!("{}.{part}", invalidation.caller_reference),
                     paths: paths.to_vec(),
                     deferrals,
@@ -438,6 +451,7 @@ pub fn answer(outcome: &Outcome) -> Result<Answer, HandlerError> {
             .map(|(invalidation, error)| Problem::Unsent {
                 caller_reference: invalidation.caller_reference.clone(),
                 distribution_id: invalidation.distribution_id.clone(),
+                tenant_id: invalidation.tenant_id.clone(),
                 paths: invalidation.paths.clone(),
                 error: error.clone(),
             }),
@@ -449,6 +463,7 @@ pub fn answer(outcome: &Outcome) -> Result<Answer, HandlerError> {
                 .receipts()
                 .map(|(invalidation, receipt)| Sent {
                     distribution_id: invalidation.distribution_id.clone(),
+                    tenant_id: invalidation.tenant_id.clone(),
                     caller_reference: invalidation.caller_reference.clone(),
                     id: receipt.id.clone(),
                     status: receipt.status.clone(),

@@ -6,11 +6,13 @@
 //! CreateInvalidation through a small trait with retries inside the deadline, [`outcome`]
 //! records what happened, and [`handler`] ties them together and shapes the answer Lambda
 //! expects, deferring what CloudFront has no room for through [`queue`], while [`report`]
-//! writes the log and metrics lines. [`config`] owns every setting; [`cli`] is the offline
-//! `plan` command.
+//! writes the log and metrics lines. [`config`] owns every setting; [`discover`] completes
+//! it at start-up with the distributions found from a bucket (`DISTRIBUTION_ID=auto`);
+//! [`cli`] is the `plan` dry run.
 
 pub mod cli;
 pub mod config;
+pub mod discover;
 pub mod event;
 pub mod handler;
 pub mod outcome;

@@ -2,10 +2,19 @@ use aws_config::BehaviorVersion;
 use lambda_runtime::{LambdaEvent, service_fn};
 use s3_cloudfront_invalidator::cli::plan_command;
 use s3_cloudfront_invalidator::config::Config;
+use s3_cloudfront_invalidator::discover::discover;
 use s3_cloudfront_invalidator::handler::{Handler, Metrics, deadline_from};
 use s3_cloudfront_invalidator::queue::Sqs;
 use s3_cloudfront_invalidator::send::{CloudFront, https_client};
 use serde_json::value::RawValue;
+
+/// The SDK configuration, read once: credentials, region and endpoints from the environment.
+async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https_client())
+        .load()
+        .await
+}
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -17,29 +26,36 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             );
             std::process::exit(2);
         }
-        let config = Config::from_env().unwrap_or_else(|e| {
-            eprintln!("error: {e}");
+        let fail = |error: &dyn std::fmt::Display| -> ! {
+            eprintln!("error: {error}");
             std::process::exit(1);
-        });
+        };
+        let mut config = Config::from_env().unwrap_or_else(|e| fail(&e));
+        // Discovery is the one AWS call `plan` makes: a read-only ListDistributions.
+        if !config.to_discover.is_empty() {
+            let cloudfront = CloudFront::new(&sdk_config().await);
+            config = discover(config, &cloudfront, None)
+                .await
+                .unwrap_or_else(|e| fail(&e));
+        }
         match plan_command(args.next().as_deref(), &config) {
             Ok(json) => println!("{json}"),
-            Err(error) => {
-                eprintln!("error: {error}");
-                std::process::exit(1);
-            }
+            Err(error) => fail(&error),
         }
         return Ok(());
     }
 
     lambda_runtime::tracing::init_default_subscriber();
-    let config = Config::from_env().unwrap_or_else(|e| {
-        eprintln!("{e}");
+    let fail = |error: &dyn std::fmt::Display| -> ! {
+        eprintln!("{error}");
         std::process::exit(2);
-    });
-    let sdk_config = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(https_client())
-        .load()
-        .await;
+    };
+    let config = Config::from_env().unwrap_or_else(|e| fail(&e));
+    let sdk_config = sdk_config().await;
+    let cloudfront = CloudFront::new(&sdk_config);
+    let config = discover(config, &cloudfront, None)
+        .await
+        .unwrap_or_else(|e| fail(&e));
     let metrics = config.metrics_namespace.clone().map(|namespace| Metrics {
         namespace,
         function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default(),
@@ -51,7 +67,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let handler = Handler {
         metrics,
         queue,
-        ..Handler::new(config, CloudFront::new(&sdk_config))
+        ..Handler::new(config, cloudfront)
     };
     let handler = &handler;
     // The payload stays raw JSON: the handler deserialises it once, borrowing from it.

@@ -148,6 +148,30 @@ pub fn spellings(path: String, aliases: bool) -> Vec<String> {
     all
 }
 
+/// The wildcard that also reaches `path` with any query string (`/a.css` -> `/a.css*`): when
+/// the cache key holds query strings, the bare path invalidates only the bare URL. A wildcard
+/// stays as it is. A path already at CloudFront's length limit gives up its last character
+/// (never half of an escape) for the `*`, which still covers it.
+pub fn with_any_query(path: String) -> String {
+    if path.ends_with('*') {
+        return path;
+    }
+    let mut stem = path;
+    if stem.len() >= MAX_PATH_LEN {
+        // Encoded paths are ASCII, so any byte offset is a character boundary.
+        stem.truncate(MAX_PATH_LEN - 1);
+        let bytes = stem.as_bytes();
+        let cut = match bytes.len() {
+            n if n >= 1 && bytes[n - 1] == b'%' => n - 1,
+            n if n >= 2 && bytes[n - 2] == b'%' => n - 2,
+            n => n,
+        };
+        stem.truncate(cut);
+    }
+    stem.push('*');
+    stem
+}
+
 /// Keeps messages about absurdly long keys readable.
 pub fn abbreviate(text: &str) -> String {
     const KEEP: usize = 100;
@@ -287,6 +311,23 @@ mod tests {
     }
 
     #[test]
+    fn query_strings_make_every_path_a_wildcard() {
+        assert_eq!(with_any_query("/a.css".into()), "/a.css*");
+        assert_eq!(with_any_query("/blog/".into()), "/blog/*");
+        assert_eq!(with_any_query("/people/*".into()), "/people/*");
+        // At the length limit the last character makes room, never half an escape.
+        let long = format!("/{}", "a".repeat(MAX_PATH_LEN - 1));
+        let wildcard = with_any_query(long.clone());
+        assert_eq!(wildcard.len(), MAX_PATH_LEN);
+        assert!(long.starts_with(wildcard.trim_end_matches('*')));
+        let escaped = format!("/{}%20", "a".repeat(MAX_PATH_LEN - 4));
+        assert_eq!(escaped.len(), MAX_PATH_LEN);
+        let wildcard = with_any_query(escaped.clone());
+        assert!(is_valid_cloudfront_path(&wildcard), "{wildcard}");
+        assert!(escaped.starts_with(wildcard.trim_end_matches('*')));
+    }
+
+    #[test]
     fn rejects_paths_over_the_limit() {
         let long = format!("/{}", "é".repeat(700)); // 6 bytes encoded each
         assert!(matches!(
@@ -307,6 +348,15 @@ mod tests {
             if wildcard_cut(&format!("/{key}")).is_none() {
                 let back = percent_decode_str(&path).decode_utf8().unwrap();
                 prop_assert_eq!(back, format!("/{key}"));
+            }
+        }
+
+        #[test]
+        fn query_wildcards_are_valid_and_cover_the_path(key in "\\PC{1,60}") {
+            for spelling in spellings(cloudfront_path(&format!("/{key}")).unwrap(), true) {
+                let wildcard = with_any_query(spelling.clone());
+                prop_assert!(is_valid_cloudfront_path(&wildcard), "{wildcard}");
+                prop_assert!(spelling.starts_with(wildcard.trim_end_matches('*')));
             }
         }
 

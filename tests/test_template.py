@@ -21,6 +21,8 @@ TEMPLATE = json.loads(json.dumps(decode_str((ROOT / "template.yaml").read_text()
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
 DISTRIBUTION_ARN = {"Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${DistributionId}"}
+TENANT_ARN = {"Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution-tenant/${DistributionTenantId}"}
+EVERY_DISTRIBUTION_ARN = {"Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/*"}
 BASIC_LOGGING = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 
 
@@ -36,8 +38,15 @@ def expanded():
     return transform(template, {}, ManagedPolicies())
 
 
-def conditions(mode, existing_bucket):
+# Where the distribution is and how it is reached: the template's optional parameters.
+DISTRIBUTIONS = ["one", "tenant", "discover", "role", "role+tenant", "role+discover"]
+
+
+def conditions(mode, existing_bucket, distribution="one"):
     queued = mode == "Queued"
+    role = distribution.startswith("role")
+    tenant = distribution.endswith("tenant")
+    discover = distribution.endswith("discover")
     return {
         "CreateBucket": not existing_bucket,
         "UseExistingBucket": existing_bucket,
@@ -49,6 +58,15 @@ def conditions(mode, existing_bucket):
         "HasIndexDocument": True,
         "HasKeyPrefix": False,
         "HasAlarmTopic": False,
+        "HasSkipKeys": False,
+        "HasTenant": tenant,
+        "HasExternalId": role,
+        "Discover": discover,
+        "HasRole": role,
+        "OwnAccount": not role,
+        "InvalidateOwnDistribution": not role and not discover and not tenant,
+        "InvalidateOwnTenant": not role and tenant,
+        "DiscoverInOwnAccount": not role and discover,
     }
 
 
@@ -94,7 +112,8 @@ class FunctionProperties(unittest.TestCase):
     def test_parameters_a_user_needs(self):
         for name in ["DistributionId", "BucketName", "KeyPrefix", "PathPrefix", "IndexDocument", "LogLevel",
                      "Mode", "BatchSize", "BatchingWindowSeconds", "MaximumConcurrency", "AlarmTopicArn",
-                     "LogRetentionDays"]:
+                     "LogRetentionDays", "DistributionTenantId", "DistributionRoleArn", "DistributionExternalId",
+                     "SkipKeys", "CleanUrls", "QueryStrings"]:
             self.assertIn(name, TEMPLATE["Parameters"])
         self.assertEqual(TEMPLATE["Parameters"]["Mode"]["AllowedValues"], ["Queued", "Direct"])
 
@@ -126,6 +145,23 @@ class FunctionProperties(unittest.TestCase):
         self.assertEqual(pattern["source"], ["aws.s3"])
         self.assertEqual(pattern["detail-type"], ["Object Created", "Object Deleted"])
         self.assertEqual(pattern["detail"], {"bucket": {"name": [{"Ref": "BucketName"}]}}, "no empty prefix filter")
+
+    def test_each_option_reaches_its_variable_only_when_set(self):
+        expected = {
+            "TENANT_ID": ("HasTenant", "DistributionTenantId"),
+            "ROLE_ARN": ("HasRole", "DistributionRoleArn"),
+            "EXTERNAL_ID": ("HasExternalId", "DistributionExternalId"),
+            "SKIP_KEYS": ("HasSkipKeys", "SkipKeys"),
+        }
+        variables = TEMPLATE["Resources"]["InvalidatorFunction"]["Properties"]["Environment"]["Variables"]
+        for variable, (condition, parameter) in expected.items():
+            self.assertEqual(variables[variable], {"Fn::If": [condition, {"Ref": parameter}, {"Ref": "AWS::NoValue"}]})
+            self.assertEqual(TEMPLATE["Parameters"][parameter]["Default"], "", parameter)
+        self.assertEqual(variables["CLEAN_URLS"], {"Ref": "CleanUrls"})
+        self.assertEqual(variables["QUERY_STRINGS"], {"Ref": "QueryStrings"})
+        for flag in ["CleanUrls", "QueryStrings"]:
+            self.assertEqual(TEMPLATE["Parameters"][flag]["Default"], "false")
+        self.assertIn("auto", TEMPLATE["Parameters"]["DistributionId"]["AllowedPattern"])
 
     def test_alarms_and_log_retention(self):
         res = TEMPLATE["Resources"]
@@ -222,9 +258,7 @@ class BulkDeploys(unittest.TestCase):
         self.assertEqual((params["BatchingWindowSeconds"]["MinValue"], params["BatchingWindowSeconds"]["MaxValue"]), (0, 300))
 
     def test_a_large_batch_without_a_window_is_refused_at_deploy(self):
-        rules = TEMPLATE["Rules"]
-        self.assertEqual(len(rules), 1)
-        (rule,) = rules.values()
+        rule = TEMPLATE["Rules"]["LargeBatchesNeedABatchingWindow"]
         self.assertLessEqual(set(rule_refs(rule)), set(TEMPLATE["Parameters"]), "a rule may refer to parameters only")
         self.assertEqual(len(rule["Assertions"]), 1)
         self.assertIn("BatchSize above 10 needs BatchingWindowSeconds of at least 1", rule["Assertions"][0]["AssertDescription"])
@@ -236,6 +270,34 @@ class BulkDeploys(unittest.TestCase):
             refused = mode == "Queued" and size > 10 and window == 0
             self.assertEqual(accepted, not refused, (mode, size, window))
         self.assertTrue(evaluate_rule(rule["Assertions"][0]["Assert"], defaults), "the defaults deploy")
+
+
+class DistributionRules(unittest.TestCase):
+    """The template refuses, before creating anything, what the function would refuse at
+    start-up: auto without an existing bucket, or with a key prefix or a tenant; an external
+    id without a role."""
+
+    def accepted(self, **overrides):
+        defaults = {name: p.get("Default") for name, p in TEMPLATE["Parameters"].items()}
+        parameters = {**defaults, "DistributionId": "E2QWRUHAPOMQZL", **overrides}
+        for rule in TEMPLATE["Rules"].values():
+            self.assertLessEqual(set(rule_refs(rule)), set(TEMPLATE["Parameters"]))
+            if evaluate_rule(rule.get("RuleCondition", True), parameters) and not all(
+                evaluate_rule(a["Assert"], parameters) for a in rule["Assertions"]
+            ):
+                return False
+        return True
+
+    def test_only_consistent_distribution_settings_deploy(self):
+        self.assertTrue(self.accepted())
+        self.assertTrue(self.accepted(DistributionId="auto", BucketName="site-bucket"))
+        self.assertFalse(self.accepted(DistributionId="auto"))
+        self.assertFalse(self.accepted(DistributionId="auto", BucketName="site-bucket", KeyPrefix="site/"))
+        self.assertFalse(self.accepted(DistributionId="auto", BucketName="site-bucket", DistributionTenantId="dt_1"))
+        self.assertTrue(self.accepted(DistributionTenantId="dt_1"))
+        role = "arn:aws:iam::111122223333:role/site-invalidator"
+        self.assertTrue(self.accepted(DistributionRoleArn=role, DistributionExternalId="site-4f1c"))
+        self.assertFalse(self.accepted(DistributionExternalId="site-4f1c"))
 
 
 class CheckovSkips(unittest.TestCase):
@@ -250,15 +312,23 @@ class CheckovSkips(unittest.TestCase):
 
 
 class LeastPrivilege(unittest.TestCase):
-    """The role may invalidate the one distribution, read its own queue and defer work to
-    it in Queued mode, send to its failure queue, and write logs; nothing else, in every
-    mode."""
+    """The role may invalidate the one distribution (or tenant), or assume the one role of
+    another account that may, or, with DistributionId auto, list distributions and invalidate
+    those of its account; read its own queue and defer work to it in Queued mode, send to its
+    failure queue, and write logs; nothing else, in every mode."""
 
-    def allowed(self, queued):
-        allowed = {
-            ("cloudfront:CreateInvalidation", json.dumps(DISTRIBUTION_ARN)),
-            ("sqs:SendMessage", json.dumps({"Fn::GetAtt": ["FailureQueue", "Arn"]})),
-        }
+    def allowed(self, queued, distribution):
+        allowed = {("sqs:SendMessage", json.dumps({"Fn::GetAtt": ["FailureQueue", "Arn"]}))}
+        if distribution == "one":
+            allowed.add(("cloudfront:CreateInvalidation", json.dumps(DISTRIBUTION_ARN)))
+        elif distribution == "tenant":
+            allowed.add(("cloudfront:CreateInvalidationForDistributionTenant", json.dumps(TENANT_ARN)))
+        elif distribution == "discover":
+            allowed.add(("cloudfront:ListDistributions", json.dumps("*")))
+            allowed.add(("cloudfront:CreateInvalidation", json.dumps(EVERY_DISTRIBUTION_ARN)))
+        else:
+            # Another account's distribution: its role holds the CloudFront rights.
+            allowed.add(("sts:AssumeRole", json.dumps({"Ref": "DistributionRoleArn"})))
         if queued:
             for action in ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility", "sqs:SendMessage"]:
                 allowed.add((action, json.dumps({"Fn::GetAtt": ["BufferQueue", "Arn"]})))
@@ -266,11 +336,12 @@ class LeastPrivilege(unittest.TestCase):
 
     def test_role_grants_nothing_beyond_what_the_function_needs(self):
         template = expanded()
-        for mode, existing in itertools.product(["Queued", "Direct"], [False, True]):
-            truth = conditions(mode, existing)
+        for mode, existing, distribution in itertools.product(["Queued", "Direct"], [False, True], DISTRIBUTIONS):
+            case = (mode, existing, distribution)
+            truth = conditions(mode, existing, distribution)
             res = resources(template, truth)
             roles = {name: r for name, r in res.items() if r["Type"] == "AWS::IAM::Role"}
-            self.assertEqual(list(roles), ["InvalidatorFunctionRole"], (mode, existing))
+            self.assertEqual(list(roles), ["InvalidatorFunctionRole"], case)
             role = roles["InvalidatorFunctionRole"]["Properties"]
             self.assertEqual(role.get("ManagedPolicyArns"), [BASIC_LOGGING])
             granted = set()
@@ -280,10 +351,12 @@ class LeastPrivilege(unittest.TestCase):
                     self.assertNotIn("NotAction", statement)
                     self.assertNotIn("NotResource", statement)
                     for action, resource in itertools.product(as_list(statement["Action"]), as_list(statement["Resource"])):
-                        self.assertNotIn("*", action, (mode, existing))
-                        self.assertNotEqual(resource, "*", (mode, existing))
+                        self.assertNotIn("*", action, case)
+                        if resource == "*":
+                            # Only for what IAM cannot limit to a resource, and only when opted into.
+                            self.assertEqual((action, distribution), ("cloudfront:ListDistributions", "discover"), case)
                         granted.add((action, json.dumps(resource)))
-            self.assertEqual(granted, self.allowed(mode == "Queued"), (mode, existing))
+            self.assertEqual(granted, self.allowed(mode == "Queued", distribution), case)
             assume = role["AssumeRolePolicyDocument"]["Statement"]
             self.assertEqual([s["Principal"] for s in assume], [{"Service": ["lambda.amazonaws.com"]}])
 

@@ -2,7 +2,9 @@
 //! emulators do not: it dedupes by CallerReference, raises InvalidationBatchAlreadyExists,
 //! InconsistentQuantities, BatchTooLarge, InvalidArgument and MissingBody, enforces the
 //! in-progress limits (3,000 paths, 15 wildcards) until invalidations complete, and can be
-//! told to answer the next requests with a fault.
+//! told to answer the next requests with a fault. It serves tenants of multi-tenant
+//! distributions too (CreateInvalidationForDistributionTenant), under the same rules, a
+//! distribution and tenant pair being the unit of references and limits.
 //!
 //! Where the field disagrees with the documentation it can answer the field's way: a reused
 //! CallerReference refused with `InvalidArgument` (jonls/s3-deploy-website#26,
@@ -85,6 +87,8 @@ pub enum Answer {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Received {
     pub distribution_id: String,
+    /// The tenant a CreateInvalidationForDistributionTenant request named.
+    pub tenant_id: Option<String>,
     pub caller_reference: String,
     pub paths: Vec<String>,
     pub answer: Answer,
@@ -94,6 +98,8 @@ pub struct Received {
 pub struct Invalidation {
     pub id: String,
     pub distribution_id: String,
+    /// Set for an invalidation of one tenant of a multi-tenant distribution.
+    pub tenant_id: Option<String>,
     pub caller_reference: String,
     pub paths: Vec<String>,
     pub created: Instant,
@@ -103,6 +109,8 @@ pub struct Invalidation {
 #[derive(Default)]
 struct State {
     distributions: Vec<String>,
+    /// Tenant ids, each with its multi-tenant distribution.
+    tenants: Vec<(String, String)>,
     invalidations: Vec<Invalidation>,
     faults: VecDeque<Fault>,
     received: Vec<Received>,
@@ -112,11 +120,11 @@ struct State {
 }
 
 impl State {
-    fn in_progress(&self, distribution_id: &str) -> impl Iterator<Item = &Invalidation> {
+    fn in_progress<'a>(&'a self, target: &'a Target) -> impl Iterator<Item = &'a Invalidation> {
         let complete_after = self.complete_after;
-        self.invalidations.iter().filter(move |i| {
-            i.distribution_id == distribution_id && i.created.elapsed() < complete_after
-        })
+        self.invalidations
+            .iter()
+            .filter(move |i| target.holds(i) && i.created.elapsed() < complete_after)
     }
 
     fn status(&self, invalidation: &Invalidation) -> &'static str {
@@ -238,8 +246,31 @@ impl FakeCloudFront {
             .extend(paths.into_iter().map(Into::into));
     }
 
+    /// Serves `tenant_id`, a tenant of the multi-tenant distribution `distribution_id`.
+    pub fn add_tenant(&self, tenant_id: &str, distribution_id: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .tenants
+            .push((tenant_id.to_owned(), distribution_id.to_owned()));
+    }
+
     pub fn set_complete_after(&self, complete_after: Duration) {
         self.state.lock().unwrap().complete_after = complete_after;
+    }
+}
+
+/// What a request invalidates: a distribution, or one tenant of a multi-tenant distribution.
+#[derive(Debug, Clone)]
+struct Target {
+    distribution_id: String,
+    tenant_id: Option<String>,
+}
+
+impl Target {
+    fn holds(&self, invalidation: &Invalidation) -> bool {
+        invalidation.distribution_id == self.distribution_id
+            && invalidation.tenant_id == self.tenant_id
     }
 }
 
@@ -358,7 +389,20 @@ async fn respond(
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     match (method, segments.as_slice()) {
         (Method::POST, ["2020-05-31", "distribution", id, "invalidation"]) => {
-            create(&state, id, &String::from_utf8_lossy(&body)).await
+            create(
+                &state,
+                Addressed::Distribution(id),
+                &String::from_utf8_lossy(&body),
+            )
+            .await
+        }
+        (Method::POST, ["2020-05-31", "distribution-tenant", id, "invalidation"]) => {
+            create(
+                &state,
+                Addressed::Tenant(id),
+                &String::from_utf8_lossy(&body),
+            )
+            .await
         }
         (
             Method::GET,
@@ -419,11 +463,35 @@ async fn respond(
     }
 }
 
+/// The id a create request's URL names.
+#[derive(Debug, Clone, Copy)]
+enum Addressed<'a> {
+    Distribution(&'a str),
+    Tenant(&'a str),
+}
+
 async fn create(
     state: &Arc<Mutex<State>>,
-    distribution_id: &str,
+    addressed: Addressed<'_>,
     body: &str,
 ) -> Result<Response<Full<Bytes>>, DropConnection> {
+    let (distribution_id, tenant_id) = match addressed {
+        Addressed::Distribution(id) => (id.to_owned(), None),
+        Addressed::Tenant(tenant) => {
+            let state = state.lock().unwrap();
+            let distribution = state
+                .tenants
+                .iter()
+                .find(|(id, _)| id == tenant)
+                .map(|(_, distribution)| distribution.clone())
+                .unwrap_or_default();
+            (distribution, Some(tenant.to_owned()))
+        }
+    };
+    let target = Target {
+        distribution_id: distribution_id.clone(),
+        tenant_id: tenant_id.clone(),
+    };
     let batch = parse_batch(body);
     let (caller_reference, paths) = match &batch {
         Ok(batch) => (
@@ -434,7 +502,8 @@ async fn create(
     };
     let record = |state: &Arc<Mutex<State>>, answer: Answer| {
         state.lock().unwrap().received.push(Received {
-            distribution_id: distribution_id.to_owned(),
+            distribution_id: distribution_id.clone(),
+            tenant_id: tenant_id.clone(),
             caller_reference: caller_reference.clone(),
             paths: paths.clone(),
             answer,
@@ -469,7 +538,7 @@ async fn create(
             Fault::Delay(_) => {}
         }
     }
-    let (answer, response) = decide(&mut state.lock().unwrap(), distribution_id, batch);
+    let (answer, response) = decide(&mut state.lock().unwrap(), &target, batch);
     record(state, answer);
     if let Some(delay) = answer_after {
         tokio::time::sleep(delay).await;
@@ -480,10 +549,10 @@ async fn create(
 /// The answer and the response for a request that reached CloudFront's logic.
 fn decide(
     state: &mut State,
-    distribution_id: &str,
+    target: &Target,
     batch: Result<Batch, String>,
 ) -> (Answer, Response<Full<Bytes>>) {
-    match answer(state, distribution_id, batch) {
+    match answer(state, target, batch) {
         Ok((invalidation, reused)) => {
             let status = state.status(&invalidation);
             let response = Response::builder()
@@ -491,7 +560,10 @@ fn decide(
                 .header("content-type", "text/xml")
                 .header(
                     "location",
-                    format!("https://cloudfront.amazonaws.com/2020-05-31/distribution/{distribution_id}/invalidation/{}", invalidation.id),
+                    match &target.tenant_id {
+                        None => format!("https://cloudfront.amazonaws.com/2020-05-31/distribution/{}/invalidation/{}", target.distribution_id, invalidation.id),
+                        Some(tenant) => format!("https://cloudfront.amazonaws.com/2020-05-31/distribution-tenant/{tenant}/invalidation/{}", invalidation.id),
+                    },
                 )
                 .body(Full::new(Bytes::from(invalidation_xml(&invalidation, status))))
                 .expect("valid response");
@@ -517,9 +589,19 @@ type Refusal = (u16, &'static str, String);
 /// CloudFront's decision for a well-delivered request.
 fn answer(
     state: &mut State,
-    distribution_id: &str,
+    target: &Target,
     batch: Result<Batch, String>,
 ) -> Result<(Invalidation, bool), Refusal> {
+    let distribution_id = target.distribution_id.as_str();
+    if let Some(tenant) = &target.tenant_id
+        && !state.tenants.iter().any(|(id, _)| id == tenant)
+    {
+        return Err((
+            404,
+            "EntityNotFound",
+            format!("The specified distribution tenant does not exist: {tenant}"),
+        ));
+    }
     if !state.distributions.iter().any(|d| d == distribution_id) {
         return Err((
             404,
@@ -576,7 +658,7 @@ fn answer(
     if let Some(earlier) = state
         .invalidations
         .iter()
-        .find(|i| i.distribution_id == distribution_id && i.caller_reference == caller_reference)
+        .find(|i| target.holds(i) && i.caller_reference == caller_reference)
     {
         if state.replay_answer == ReplayAnswer::Field {
             return Err((400, "InvalidArgument", REUSED_REFERENCE_MESSAGE.into()));
@@ -597,7 +679,7 @@ fn answer(
     }
     let (paths_in_progress, wildcards_in_progress) =
         state
-            .in_progress(distribution_id)
+            .in_progress(target)
             .fold((0, 0), |(paths, wildcards), i| {
                 (
                     paths + i.paths.len(),
@@ -619,6 +701,7 @@ fn answer(
     let invalidation = Invalidation {
         id: format!("I{:013}", state.invalidations.len() + 1),
         distribution_id: distribution_id.to_owned(),
+        tenant_id: target.tenant_id.clone(),
         caller_reference,
         paths: batch.paths,
         created: Instant::now(),

@@ -60,6 +60,8 @@ pub struct Change {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Routed {
     pub distribution_id: String,
+    /// The tenant of a multi-tenant distribution, when the paths are for one.
+    pub tenant_id: Option<String>,
     pub paths: Vec<String>,
     /// How many times they have been deferred.
     pub deferrals: u32,
@@ -74,6 +76,8 @@ pub enum Reason {
     NoContentChange { event: String },
     /// No route covers the object: configuration leaves it out on purpose.
     Unrouted { bucket: String, key: String },
+    /// The key matches a `SKIP_KEYS` pattern (an immutable asset, a source map, ...).
+    SkippedByPattern { key: String, pattern: String },
     /// The key cannot become a CloudFront path.
     Key(KeyError),
     /// A field invalidation needs is missing.
@@ -103,6 +107,12 @@ impl fmt::Display for Reason {
                 f,
                 "no route covers s3://{bucket}/{key} (check SOURCE_BUCKET, KEY_PREFIX or ROUTES)"
             ),
+            Reason::SkippedByPattern { key, pattern } => {
+                write!(
+                    f,
+                    "key {key:?} matches SKIP_KEYS pattern {pattern:?}: not invalidated"
+                )
+            }
             Reason::Key(KeyError::Empty) => f.write_str("object key is empty"),
             Reason::Key(error) => error.fmt(f),
             Reason::Missing(what) => f.write_str(what),

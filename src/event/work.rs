@@ -22,6 +22,9 @@ pub const MAX_DEFERRALS: u32 = 20;
 #[serde(deny_unknown_fields)]
 pub struct Deferred {
     pub distribution_id: String,
+    /// The tenant of a multi-tenant distribution, when the paths are for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
     /// The CallerReference of the request these paths were planned in: with the paths, what
     /// identifies this deferred work.
     pub reference: String,
@@ -114,6 +117,7 @@ pub(super) fn decode_work(
             second_reading: false,
             routed: Some(Routed {
                 distribution_id: deferred.distribution_id,
+                tenant_id: deferred.tenant_id,
                 paths: deferred.paths,
                 deferrals: deferred.deferrals,
             }),

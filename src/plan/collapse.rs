@@ -1,6 +1,8 @@
 //! Collapsing: which busy directories become one `dir/*` wildcard. An exact tree knapsack
 //! over the wildcard budget that bills the fewest paths, then uses the fewest and deepest
-//! wildcards.
+//! wildcards. When the keys alone need more wildcards than the budget (`QUERY_STRINGS`, or
+//! keys with `~` or `*`), any directory the depth rules allow may become one, however few
+//! changes it holds, so the budget still holds where a cover within it exists.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -16,9 +18,13 @@ pub(super) fn collapse(coverage: Unordered, policy: &CollapsePolicy) -> Coverage
     }
     let tree = DirTree::build(&coverage);
     let budget = policy.wildcard_budget;
-    let solved = tree.solve(policy, budget);
+    let mut solved = tree.solve(policy, budget, Threshold::Busy);
     if solved.best[DirTree::ROOT][budget].is_none() {
-        // The keys alone need more wildcards than the budget: send them as they are.
+        solved = tree.solve(policy, budget, Threshold::Any);
+    }
+    if solved.best[DirTree::ROOT][budget].is_none() {
+        // No cover within the budget (top-level wildcards without `/*`, say): send the
+        // wildcards the keys need as they are, split into requests within the budget.
         return coverage.into_iter().collect();
     }
     let mut chosen = Vec::new();
@@ -89,6 +95,15 @@ impl std::ops::Add for Cost {
             shallowness: self.shallowness + other.shallowness,
         }
     }
+}
+
+/// Which directories may become a wildcard, besides the depth rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Threshold {
+    /// Those holding more than `COLLAPSE_MIN_CHANGES` changed paths.
+    Busy,
+    /// Any: the keys need more wildcards than the budget otherwise.
+    Any,
 }
 
 /// `table[w]`: the cheapest cover of a subtree using at most `w` wildcards, if any.
@@ -167,19 +182,19 @@ impl DirTree {
         DirTree { dirs }
     }
 
-    fn eligible(&self, dir: usize, policy: &CollapsePolicy) -> bool {
+    fn eligible(&self, dir: usize, policy: &CollapsePolicy, threshold: Threshold) -> bool {
         let dir = &self.dirs[dir];
         let deep_enough = if dir.depth == 0 {
             policy.allow_root
         } else {
             dir.depth >= policy.min_depth
         };
-        deep_enough && dir.total > policy.min_changes
+        deep_enough && (threshold == Threshold::Any || dir.total > policy.min_changes)
     }
 
     /// Bottom-up tree knapsack over the wildcard budget. Children always have larger
     /// indices than their parent, so a reverse sweep visits children first.
-    fn solve(&self, policy: &CollapsePolicy, budget: usize) -> Solved {
+    fn solve(&self, policy: &CollapsePolicy, budget: usize, threshold: Threshold) -> Solved {
         let mut partial = vec![Vec::new(); self.dirs.len()];
         let mut best = vec![Vec::new(); self.dirs.len()];
         for index in (0..self.dirs.len()).rev() {
@@ -197,7 +212,7 @@ impl DirTree {
                 table = combine(&table, &best[child]);
                 steps.push(table.clone());
             }
-            if self.eligible(index, policy) {
+            if self.eligible(index, policy, threshold) {
                 let wildcard = Cost {
                     billed: 1,
                     wildcards: 1,

@@ -17,8 +17,8 @@ pub fn halves(refused: &Invalidation, changes: &[Change]) -> Option<[Invalidatio
     let first: Coverage = refused.coverage().take(middle).collect();
     let second: Coverage = refused.coverage().skip(middle).collect();
     Some([
-        Invalidation::new(&refused.distribution_id, first, changes),
-        Invalidation::new(&refused.distribution_id, second, changes),
+        Invalidation::new(refused.destination(), first, changes),
+        Invalidation::new(refused.destination(), second, changes),
     ])
 }
 
@@ -32,8 +32,8 @@ pub fn by_kind(busy: &Invalidation, changes: &[Change]) -> Option<[Invalidation;
         return None;
     }
     Some([
-        Invalidation::new(&busy.distribution_id, exact, changes),
-        Invalidation::new(&busy.distribution_id, wildcards, changes),
+        Invalidation::new(busy.destination(), exact, changes),
+        Invalidation::new(busy.destination(), wildcards, changes),
     ])
 }
 
@@ -60,6 +60,6 @@ pub fn wider(
     };
     allowed.then(|| {
         let coverage = Coverage::from([(format!("{directory}*"), refused.changes())]);
-        Invalidation::new(&refused.distribution_id, coverage, changes)
+        Invalidation::new(refused.destination(), coverage, changes)
     })
 }

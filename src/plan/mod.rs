@@ -17,14 +17,25 @@ pub use isolate::{by_kind, halves, wider};
 
 use collapse::collapse;
 
-use crate::config::{Config, MAX_PATHS_PER_REQUEST, MAX_WILDCARDS_IN_PROGRESS};
+use crate::config::{Config, MAX_PATHS_PER_REQUEST, MAX_WILDCARDS_IN_PROGRESS, Role};
 use crate::event::{Change, Decoded, Reason, Skipped};
-use crate::route::target;
+use crate::route::targets;
 
-/// One CreateInvalidation request.
+/// One CreateInvalidation (or CreateInvalidationForDistributionTenant) request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Invalidation {
     pub distribution_id: String,
+    /// The tenant of a multi-tenant distribution the request is for; the unit of
+    /// invalidation is the distribution and tenant pair.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
+    /// The role assumed to reach the distribution, shown by its ARN.
+    #[serde(
+        rename = "role_arn",
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "role_arn"
+    )]
+    pub role: Option<Role>,
     pub caller_reference: String,
     pub paths: Vec<String>,
     /// For each of `paths`, the indices into `Decoded::changes` it stands for.
@@ -32,20 +43,53 @@ pub struct Invalidation {
     pub covers: Vec<BTreeSet<usize>>,
 }
 
+/// The external id is left out of output: it guards the role against confused deputies.
+fn role_arn<S: serde::Serializer>(role: &Option<Role>, serializer: S) -> Result<S::Ok, S::Error> {
+    match role {
+        Some(role) => serializer.serialize_str(&role.arn),
+        None => serializer.serialize_none(),
+    }
+}
+
+/// Where a request goes: a distribution, or one tenant of it, and the role that reaches it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Destination<'a> {
+    pub distribution_id: &'a str,
+    pub tenant_id: Option<&'a str>,
+    pub role: Option<&'a Role>,
+}
+
 impl Invalidation {
-    /// A request for `coverage`, its reference derived from the changes and the paths.
+    /// A request for `coverage`, its reference derived from the destination, the changes and
+    /// the paths.
     pub(crate) fn new(
-        distribution_id: &str,
+        destination: Destination,
         coverage: Coverage,
         changes: &[Change],
     ) -> Invalidation {
         let identities = identities(coverage.values().flatten().map(|&i| &changes[i]));
         let (paths, covers): (Vec<String>, Vec<BTreeSet<usize>>) = coverage.into_iter().unzip();
         Invalidation {
-            caller_reference: caller_reference(distribution_id, &identities, &paths),
-            distribution_id: distribution_id.to_owned(),
+            caller_reference: caller_reference(
+                destination.distribution_id,
+                destination.tenant_id,
+                &identities,
+                &paths,
+            ),
+            distribution_id: destination.distribution_id.to_owned(),
+            tenant_id: destination.tenant_id.map(str::to_owned),
+            role: destination.role.cloned(),
             paths,
             covers,
+        }
+    }
+
+    /// Where this request goes.
+    pub fn destination(&self) -> Destination<'_> {
+        Destination {
+            distribution_id: &self.distribution_id,
+            tenant_id: self.tenant_id.as_deref(),
+            role: self.role.as_ref(),
         }
     }
 
@@ -85,15 +129,19 @@ type Coverage = BTreeMap<String, BTreeSet<usize>>;
 /// made the set small.
 type Unordered = HashMap<String, BTreeSet<usize>>;
 
+/// The invalidations `decoded` needs under `config`, and the records left out.
 pub fn plan(decoded: &Decoded, config: &Config) -> Plan {
     let mut plan = Plan {
         skipped: decoded.skipped.clone(),
         rejected: decoded.rejected.clone(),
         ..Plan::default()
     };
-    // Paths are gathered unordered, then sorted once: inserting 100,000 paths with long
-    // common prefixes into an ordered map one by one costs several times more.
-    let mut by_distribution: BTreeMap<&str, Unordered> = BTreeMap::new();
+    // Keyed by distribution and tenant (the role follows from the distribution), so each
+    // pair is planned and referenced on its own. Paths are gathered unordered and sorted
+    // once: inserting 100,000 paths with long common prefixes into an ordered map one by
+    // one costs several times more.
+    let mut by_destination: BTreeMap<(&str, Option<&str>), (Destination, Unordered)> =
+        BTreeMap::new();
     for (index, change) in decoded.changes.iter().enumerate() {
         let left_out = |reason: Reason| Skipped {
             record: change.record.clone(),
@@ -101,45 +149,66 @@ pub fn plan(decoded: &Decoded, config: &Config) -> Plan {
             message_index: change.message_index,
         };
         if let Some(routed) = &change.routed {
-            if config
-                .routes
-                .iter()
-                .any(|route| route.distribution_id == routed.distribution_id)
-            {
-                let coverage = by_distribution
-                    .entry(routed.distribution_id.as_str())
-                    .or_default();
-                for path in &routed.paths {
-                    coverage.entry(path.clone()).or_default().insert(index);
+            // Deferred work: its paths were planned before; its destination is whichever
+            // configured route still names its distribution and tenant.
+            let route = config.routes.iter().find(|route| {
+                route.distribution_id == routed.distribution_id
+                    && route.tenant_id == routed.tenant_id
+            });
+            match route {
+                Some(route) => {
+                    let destination = Destination {
+                        distribution_id: &route.distribution_id,
+                        tenant_id: route.tenant_id.as_deref(),
+                        role: route.role.as_ref(),
+                    };
+                    let (_, coverage) = by_destination
+                        .entry((destination.distribution_id, destination.tenant_id))
+                        .or_insert_with(|| (destination, Unordered::new()));
+                    for path in &routed.paths {
+                        coverage.entry(path.clone()).or_default().insert(index);
+                    }
                 }
-            } else {
-                let id = routed.distribution_id.clone();
-                tracing::warn!(distribution_id = %id, "dropping deferred work for a distribution no longer configured");
-                plan.skipped.push(left_out(Reason::UnknownDistribution(id)));
+                None => {
+                    let id = routed.distribution_id.clone();
+                    tracing::warn!(distribution_id = %id, "dropping deferred work for a distribution no longer configured");
+                    plan.skipped.push(left_out(Reason::UnknownDistribution(id)));
+                }
             }
             continue;
         }
-        match target(config, change) {
-            Ok(target) => {
-                let coverage = by_distribution.entry(target.distribution_id).or_default();
-                for path in target.paths {
-                    coverage.entry(path).or_default().insert(index);
+        match targets(config, change) {
+            Ok(targets) => {
+                for target in targets {
+                    let destination = Destination {
+                        distribution_id: target.distribution_id,
+                        tenant_id: target.tenant_id,
+                        role: target.role,
+                    };
+                    let (_, coverage) = by_destination
+                        .entry((target.distribution_id, target.tenant_id))
+                        .or_insert_with(|| (destination, Unordered::new()));
+                    for path in target.paths {
+                        coverage.entry(path).or_default().insert(index);
+                    }
                 }
             }
             // The first reading of the key decides whether the record is skipped or fails.
             Err(_) if change.second_reading => {}
-            Err(reason @ Reason::Unrouted { .. }) => plan.skipped.push(left_out(reason)),
+            Err(reason @ (Reason::Unrouted { .. } | Reason::SkippedByPattern { .. })) => {
+                plan.skipped.push(left_out(reason))
+            }
             Err(reason) => plan.rejected.push(left_out(reason)),
         }
     }
-    for (distribution_id, paths) in by_distribution {
-        plan.summary.changed_paths += paths.len();
-        let collapsed = collapse(paths, &config.policy);
+    for (destination, coverage) in by_destination.into_values() {
+        plan.summary.changed_paths += coverage.len();
+        let collapsed = collapse(coverage, &config.policy);
         plan.summary.billed_paths += collapsed.len();
         plan.summary.wildcards += collapsed.keys().filter(|path| is_wildcard(path)).count();
         for batch in split(collapsed, config.policy.wildcard_budget) {
             plan.invalidations
-                .push(Invalidation::new(distribution_id, batch, &decoded.changes));
+                .push(Invalidation::new(destination, batch, &decoded.changes));
         }
     }
     plan
@@ -162,17 +231,23 @@ fn identities<'a>(changes: impl Iterator<Item = &'a Change>) -> Vec<[u8; 32]> {
     digests
 }
 
-/// Deterministic, and different for any other distribution, set of changes or paths, so a
-/// redelivered event is deduplicated by CloudFront and no reference is reused for new paths.
-/// `identities` are the digests of distinct identities, sorted; `paths` sorted.
+/// Deterministic, and different for any other distribution, tenant, set of changes or paths,
+/// so a redelivered event is deduplicated by CloudFront and no reference is reused for new
+/// paths. `identities` are the digests of distinct identities, sorted; `paths` sorted.
 pub fn caller_reference(
     distribution_id: &str,
+    tenant_id: Option<&str>,
     identities: &[[u8; 32]],
     paths: &[String],
 ) -> String {
     let mut hasher = Sha256::new();
     hasher.update(distribution_id.as_bytes());
     hasher.update([0]);
+    if let Some(tenant_id) = tenant_id {
+        hasher.update([2]);
+        hasher.update(tenant_id.as_bytes());
+        hasher.update([0]);
+    }
     hasher.update((identities.len() as u64).to_le_bytes());
     for identity in identities {
         hasher.update(identity);
@@ -215,7 +290,7 @@ fn split(coverage: Coverage, wildcard_budget: usize) -> Vec<Coverage> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::CollapsePolicy;
+    use crate::config::{CollapsePolicy, Route};
     use crate::event::{Change, ChangeKind};
     use proptest::prelude::*;
 
@@ -305,16 +380,22 @@ mod tests {
         let digest = |identity: &str| -> [u8; 32] { Sha256::digest(identity.as_bytes()).into() };
         let ids = [digest("a"), digest("b")];
         let paths = vec!["/x".to_string()];
-        let reference = caller_reference("E1", &ids, &paths);
-        assert_eq!(reference, caller_reference("E1", &ids, &paths));
+        let reference = caller_reference("E1", None, &ids, &paths);
+        assert_eq!(reference, caller_reference("E1", None, &ids, &paths));
         assert!(reference.starts_with("s3cfi-") && reference.len() == 38);
-        assert_ne!(reference, caller_reference("E2", &ids, &paths));
-        assert_ne!(reference, caller_reference("E1", &ids[..1], &paths));
-        assert_ne!(reference, caller_reference("E1", &ids, &["/y".to_string()]));
+        assert_ne!(reference, caller_reference("E2", None, &ids, &paths));
+        assert_ne!(reference, caller_reference("E1", None, &ids[..1], &paths));
+        assert_ne!(
+            reference,
+            caller_reference("E1", None, &ids, &["/y".to_string()])
+        );
+        let tenant = caller_reference("E1", Some("dt_1"), &ids, &paths);
+        assert_ne!(tenant, reference);
+        assert_ne!(tenant, caller_reference("E1", Some("dt_2"), &ids, &paths));
         // Field boundaries matter: ("/ab", "/c") must not collide with ("/a", "/bc").
         assert_ne!(
-            caller_reference("E1", &ids, &["/ab".into(), "/c".into()]),
-            caller_reference("E1", &ids, &["/a".into(), "/bc".into()])
+            caller_reference("E1", None, &ids, &["/ab".into(), "/c".into()]),
+            caller_reference("E1", None, &ids, &["/a".into(), "/bc".into()])
         );
     }
 
@@ -323,10 +404,7 @@ mod tests {
         let decoded = decoded(&keys(&["a.html", "b.html"]));
         let mut twice = decoded.changes.clone();
         twice.extend(decoded.changes.iter().rev().cloned());
-        assert_eq!(
-            identities(decoded.changes.iter()),
-            identities(twice.iter())
-        );
+        assert_eq!(identities(decoded.changes.iter()), identities(twice.iter()));
         assert_eq!(identities(twice.iter()).len(), 2);
     }
 
@@ -495,6 +573,119 @@ mod tests {
         assert_eq!(wider(&first, &deep, &decoded.changes), None);
     }
 
+    #[test]
+    fn a_distribution_and_tenant_pair_is_the_unit_of_invalidation() {
+        let tenant = |tenant: &str, prefix: &str| Route {
+            key_prefix: prefix.into(),
+            tenant_id: Some(tenant.into()),
+            distribution_id: "EMULTI".into(),
+            ..Route::default()
+        };
+        let mut config = config(never());
+        config.routes = vec![tenant("dt_a", "a/"), tenant("dt_b", "b/")];
+        let plan = plan(&decoded(&keys(&["a/x.html", "b/x.html"])), &config);
+        let got: Vec<(&str, Option<&str>, &[String])> = plan
+            .invalidations
+            .iter()
+            .map(|i| {
+                (
+                    i.distribution_id.as_str(),
+                    i.tenant_id.as_deref(),
+                    i.paths.as_slice(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("EMULTI", Some("dt_a"), &["/x.html".to_string()][..]),
+                ("EMULTI", Some("dt_b"), &["/x.html".to_string()][..]),
+            ]
+        );
+        assert_ne!(
+            plan.invalidations[0].caller_reference,
+            plan.invalidations[1].caller_reference
+        );
+        let json = serde_json::to_value(&plan.invalidations[0]).unwrap();
+        assert_eq!(json["tenant_id"], "dt_a");
+        assert!(json.get("role_arn").is_none());
+    }
+
+    #[test]
+    fn a_role_is_shown_by_its_arn_only() {
+        let mut config = config(never());
+        config.routes[0].role = Some(Role {
+            arn: "arn:aws:iam::111122223333:role/invalidator".into(),
+            external_id: Some("shared-secret".into()),
+        });
+        let plan = plan(&decoded(&keys(&["a.html"])), &config);
+        let json = serde_json::to_string(&plan.invalidations[0]).unwrap();
+        assert!(
+            json.contains(r#""role_arn":"arn:aws:iam::111122223333:role/invalidator""#),
+            "{json}"
+        );
+        assert!(
+            !json.contains("shared-secret") && !json.contains("tenant_id"),
+            "{json}"
+        );
+    }
+
+    #[test]
+    fn skipped_keys_are_reported_and_never_sent() {
+        let mut config = config(never());
+        config.routes[0].skip_keys =
+            crate::config::SkipKeys::new(vec!["assets/**".into(), "**/*.map".into()]).unwrap();
+        let plan = plan(
+            &decoded(&keys(&["assets/app.js", "js/app.js.map", "index.html"])),
+            &config,
+        );
+        assert_eq!(all_paths(&plan), ["/index.html"]);
+        let reasons: Vec<String> = plan.skipped.iter().map(|s| s.reason.to_string()).collect();
+        assert_eq!(
+            reasons,
+            [
+                "key \"assets/app.js\" matches SKIP_KEYS pattern \"assets/**\": not invalidated",
+                "key \"js/app.js.map\" matches SKIP_KEYS pattern \"**/*.map\": not invalidated",
+            ]
+        );
+        assert!(plan.rejected.is_empty());
+    }
+
+    #[test]
+    fn query_string_wildcards_collapse_into_directories_within_the_budget() {
+        // 12 stylesheets in each of 3 folders: 36 wildcards the keys need, 3 allowed.
+        let list: Vec<String> = (0..36)
+            .map(|i| format!("css/v{}/s{i}.css", i % 3))
+            .collect();
+        let mut config = config(CollapsePolicy {
+            wildcard_budget: 3,
+            min_changes: 100,
+            ..CollapsePolicy::default()
+        });
+        config.routes[0].query_strings = true;
+        let one_folder = plan(&decoded(&list), &config);
+        assert_eq!(all_paths(&one_folder), ["/css/*"]);
+        assert_eq!(one_folder.summary.wildcards, 1);
+        // Four folders of one file each under a budget of two: two folders at most.
+        let list = keys(&["a/1.css", "b/1.css", "c/1.css", "d/1.css"]);
+        config.policy.wildcard_budget = 2;
+        config.policy.min_depth = 1;
+        let top_level = plan(&decoded(&list), &config);
+        assert_eq!(
+            top_level.summary.wildcards, 4,
+            "top-level folders cannot merge without /*"
+        );
+        let sizes: Vec<usize> = top_level
+            .invalidations
+            .iter()
+            .map(|i| i.paths.len())
+            .collect();
+        assert_eq!(sizes, [2, 2], "each request within the budget");
+        config.policy.allow_root = true;
+        let whole = plan(&decoded(&list), &config);
+        assert_eq!(all_paths(&whole), ["/*"]);
+    }
+
     /// Every changed path is covered by some sent path.
     fn covered(changed: &str, sent: &[&str]) -> bool {
         sent.iter().any(|s| match s.strip_suffix('*') {
@@ -522,6 +713,24 @@ mod tests {
             )
     }
 
+    /// The fewest wildcards that can cover `paths` under `policy`: every wildcard the keys
+    /// need is covered by the shallowest directory the policy allows above it, or stays.
+    fn fewest_wildcards(paths: &[String], policy: &CollapsePolicy) -> usize {
+        if policy.allow_root {
+            return usize::from(paths.iter().any(|p| p.ends_with('*')));
+        }
+        let mut covers = BTreeSet::new();
+        for path in paths.iter().filter(|p| p.ends_with('*')) {
+            let stem = path.trim_end_matches('*');
+            let cut = stem
+                .match_indices('/')
+                .nth(policy.min_depth)
+                .map(|(at, _)| &stem[..=at]);
+            covers.insert(cut.unwrap_or(path).to_owned());
+        }
+        covers.len()
+    }
+
     proptest! {
         #[test]
         fn plans_cover_everything_within_limits_deterministically(
@@ -533,8 +742,10 @@ mod tests {
             let first = plan(&decoded, &config);
             let sent = all_paths(&first);
             for change in &decoded.changes {
-                for path in target(&config, change).unwrap().paths {
-                    prop_assert!(covered(&path, &sent), "{path} not covered by {sent:?}");
+                for target in targets(&config, change).unwrap() {
+                    for path in target.paths {
+                        prop_assert!(covered(&path, &sent), "{path} not covered by {sent:?}");
+                    }
                 }
             }
             for invalidation in &first.invalidations {
@@ -552,6 +763,79 @@ mod tests {
             prop_assert_eq!(&first, &again);
             let reordered = plan(&self::decoded(&reversed), &config);
             prop_assert_eq!(all_paths(&first), all_paths(&reordered));
+        }
+
+        #[test]
+        fn query_strings_cover_every_path_within_the_wildcard_budget(
+            list in prop::collection::vec("([a-c]{1,2}/){0,3}(index|[a-d ]{1,3})(\\.html|\\.css)", 1..200),
+            policy in arbitrary_policy(),
+            clean_urls in any::<bool>(),
+        ) {
+            let mut config = config(CollapsePolicy {
+                wildcard_budget: policy.wildcard_budget.max(1),
+                ..policy
+            });
+            config.routes[0].query_strings = true;
+            config.routes[0].clean_urls = clean_urls;
+            config.index_document = Some("index.html".into());
+            let decoded = decoded(&list);
+            let plan = plan(&decoded, &config);
+            let sent = all_paths(&plan);
+            let mut needed = Vec::new();
+            for change in &decoded.changes {
+                for target in targets(&config, change).unwrap() {
+                    for path in target.paths {
+                        if path == "/" {
+                            // The home page's variants need the whole site: not allowed here.
+                            prop_assert!(!config.policy.allow_root);
+                            prop_assert!(covered(&path, &sent), "/ not covered by {sent:?}");
+                            continue;
+                        }
+                        prop_assert!(path.ends_with('*'), "{path}");
+                        // A viewer's URL with a query string is covered too.
+                        let with_query = format!("{}?v=2", path.trim_end_matches('*'));
+                        prop_assert!(covered(&with_query, &sent), "{with_query} not covered by {sent:?}");
+                        needed.push(path);
+                    }
+                }
+            }
+            let budget = config.policy.wildcard_budget;
+            if config.policy.collapse && fewest_wildcards(&needed, &config.policy) <= budget {
+                prop_assert!(plan.summary.wildcards <= budget, "{} > {budget}: {sent:?}", plan.summary.wildcards);
+            }
+            for invalidation in &plan.invalidations {
+                let wildcards = invalidation.paths.iter().filter(|p| p.ends_with('*')).count();
+                prop_assert!(wildcards <= budget);
+            }
+        }
+
+        #[test]
+        fn a_skipped_key_is_never_invalidated(
+            list in prop::collection::vec("(static/|js/|)([a-c]{1,2}/){0,2}[a-d]{1,3}(\\.map|\\.js|\\.html)", 1..120),
+            policy in arbitrary_policy(),
+        ) {
+            let mut config = config(policy);
+            config.routes[0].skip_keys =
+                crate::config::SkipKeys::new(vec!["static/**".into(), "**/*.map".into()]).unwrap();
+            let decoded = decoded(&list);
+            let plan = plan(&decoded, &config);
+            let skipped: BTreeSet<usize> = list
+                .iter()
+                .enumerate()
+                .filter(|(_, key)| key.starts_with("static/") || key.ends_with(".map"))
+                .map(|(i, _)| i)
+                .collect();
+            for invalidation in &plan.invalidations {
+                prop_assert!(invalidation.changes().is_disjoint(&skipped));
+            }
+            let sent = all_paths(&plan);
+            for &i in &skipped {
+                let own_path = format!("/{}", list[i]);
+                prop_assert!(!sent.contains(&own_path.as_str()), "{own_path} sent");
+            }
+            prop_assert_eq!(plan.skipped.len(), skipped.len());
+            let by_pattern = |s: &Skipped| matches!(s.reason, Reason::SkippedByPattern { .. });
+            prop_assert!(plan.skipped.iter().all(by_pattern), "{:?}", plan.skipped);
         }
     }
 }

@@ -1,14 +1,23 @@
-//! CloudFront through the AWS SDK: the HTTPS client, the request, and what each answer means.
+//! CloudFront through the AWS SDK: the HTTPS client, a client per role (credentials from STS),
+//! the request for a distribution or a tenant, what each answer means, and the listing of
+//! distributions that discovery reads.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use aws_config::SdkConfig;
 use aws_config::retry::RetryConfig;
+use aws_config::sts::AssumeRoleProvider;
 use aws_sdk_cloudfront::Client;
+use aws_sdk_cloudfront::config::SharedCredentialsProvider;
 use aws_sdk_cloudfront::config::http::HttpResponse;
-use aws_sdk_cloudfront::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_cloudfront::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_cloudfront::operation::create_invalidation::CreateInvalidationError;
-use aws_sdk_cloudfront::types::{InvalidationBatch, Paths};
+use aws_sdk_cloudfront::operation::create_invalidation_for_distribution_tenant::CreateInvalidationForDistributionTenantError;
+use aws_sdk_cloudfront::operation::list_distributions::ListDistributionsError;
+use aws_sdk_cloudfront::types::{ConnectionMode, InvalidationBatch, Paths};
+use aws_sdk_sts::operation::assume_role::AssumeRoleError;
+use aws_smithy_async::time::SharedTimeSource;
 use aws_smithy_http_client::tls;
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
@@ -16,6 +25,8 @@ use aws_smithy_runtime_api::client::http::{
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 
 use super::{Invalidator, Receipt, SendError};
+use crate::config::Role;
+use crate::plan::Invalidation;
 
 /// The HTTPS client for the SDK: rustls with ring, certificates from the system store,
 /// built on the first request rather than at start-up.
@@ -49,68 +60,238 @@ impl HttpClient for LazyHttpsClient {
     }
 }
 
-/// CloudFront through the AWS SDK.
-#[derive(Debug, Clone)]
+/// The session name CloudTrail shows for the function's calls through a role.
+const SESSION_NAME: &str = "s3-cloudfront-invalidator";
+
+/// CloudFront through the AWS SDK: the function's own client, and one client per role it
+/// assumes for distributions of other accounts.
+#[derive(Debug)]
 pub struct CloudFront {
-    client: Client,
+    /// What role clients are built from; its credentials are the source of every role's.
+    sdk_config: SdkConfig,
+    own: Client,
+    /// Built on first use; each caches its role's credentials until they expire.
+    by_role: Mutex<HashMap<Role, Client>>,
 }
 
 impl CloudFront {
-    /// A client with the SDK's own retries off: [`super::send`] retries, bounded by the deadline.
+    /// Clients with the SDK's own retries off: [`super::send`] retries, bounded by the deadline.
     pub fn new(sdk_config: &SdkConfig) -> Self {
-        let config = aws_sdk_cloudfront::config::Builder::from(sdk_config)
-            .retry_config(RetryConfig::disabled())
-            .build();
+        // STS needs a clock to sign with; `aws_config::load` gives one, a hand-built config may not.
+        let sdk_config = match sdk_config.time_source() {
+            Some(_) => sdk_config.clone(),
+            None => sdk_config
+                .to_builder()
+                .time_source(SharedTimeSource::default())
+                .build(),
+        };
         CloudFront {
-            client: Client::from_conf(config),
+            own: client(&sdk_config, None),
+            sdk_config,
+            by_role: Mutex::default(),
         }
+    }
+
+    /// The client for `role`, or the function's own. A role's client gets its credentials
+    /// from STS AssumeRole, with the function's credentials as the source, and keeps them
+    /// until they expire.
+    async fn client_for(&self, role: Option<&Role>) -> Client {
+        let Some(role) = role else {
+            return self.own.clone();
+        };
+        if let Some(client) = self.clients().get(role) {
+            return client.clone();
+        }
+        let mut provider = AssumeRoleProvider::builder(&role.arn)
+            .session_name(SESSION_NAME)
+            .configure(&self.sdk_config);
+        if let Some(external_id) = &role.external_id {
+            provider = provider.external_id(external_id);
+        }
+        let provider = SharedCredentialsProvider::new(provider.build().await);
+        let built = client(&self.sdk_config, Some(provider));
+        self.clients().entry(role.clone()).or_insert(built).clone()
+    }
+
+    fn clients(&self) -> std::sync::MutexGuard<'_, HashMap<Role, Client>> {
+        // The map is always whole: a panic elsewhere cannot leave it half-written.
+        self.by_role.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Every distribution ListDistributions shows (through `role` when given), following its
+    /// pages; `page_size` is CloudFront's default (100) when `None`. The error is one line.
+    pub async fn list_distributions(
+        &self,
+        role: Option<&Role>,
+        page_size: Option<i32>,
+    ) -> Result<Vec<ListedDistribution>, String> {
+        let client = self.client_for(role).await;
+        let mut listed = Vec::new();
+        let mut marker = None;
+        loop {
+            let page = client
+                .list_distributions()
+                .set_marker(marker.take())
+                .set_max_items(page_size)
+                .customize()
+                // Start-up has no deadline to respect: the SDK's own retries are welcome.
+                .config_override(
+                    aws_sdk_cloudfront::config::Builder::default()
+                        .retry_config(RetryConfig::standard()),
+                )
+                .send()
+                .await
+                .map_err(|error| list_error(error, role))?;
+            let Some(list) = page.distribution_list() else {
+                break;
+            };
+            listed.extend(list.items().iter().map(|summary| {
+                ListedDistribution {
+                    id: summary.id().to_owned(),
+                    enabled: summary.enabled(),
+                    staging: summary.staging(),
+                    multi_tenant: summary.connection_mode() == Some(&ConnectionMode::TenantOnly),
+                    origins: summary
+                        .origins()
+                        .map(|origins| origins.items())
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|origin| ListedOrigin {
+                            domain_name: origin.domain_name().to_owned(),
+                            origin_path: origin.origin_path().unwrap_or_default().to_owned(),
+                        })
+                        .collect(),
+                }
+            }));
+            match list.next_marker() {
+                Some(next) if list.is_truncated() && !next.is_empty() => {
+                    marker = Some(next.to_owned())
+                }
+                _ => break,
+            }
+        }
+        Ok(listed)
     }
 }
 
+/// A CloudFront client on `sdk_config`, with `credentials` instead of its own if given.
+fn client(sdk_config: &SdkConfig, credentials: Option<SharedCredentialsProvider>) -> Client {
+    let mut config =
+        aws_sdk_cloudfront::config::Builder::from(sdk_config).retry_config(RetryConfig::disabled());
+    if let Some(credentials) = credentials {
+        config = config.credentials_provider(credentials);
+    }
+    Client::from_conf(config.build())
+}
+
+/// One distribution as ListDistributions describes it: what discovery needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedDistribution {
+    pub id: String,
+    /// A disabled distribution serves nothing, so nothing of it needs invalidating.
+    pub enabled: bool,
+    /// A continuous-deployment staging distribution.
+    pub staging: bool,
+    /// A multi-tenant distribution, invalidated through its tenants.
+    pub multi_tenant: bool,
+    pub origins: Vec<ListedOrigin>,
+}
+
+/// An origin of a listed distribution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedOrigin {
+    /// Like `bucket.s3.us-east-1.amazonaws.com`.
+    pub domain_name: String,
+    /// Where in the origin requests go, like `/site`; empty for its root.
+    pub origin_path: String,
+}
+
+/// Who makes the calls, for messages.
+fn who(role: Option<&Role>) -> String {
+    match role {
+        Some(role) => format!("role {}", role.arn),
+        None => "the function's role".to_owned(),
+    }
+}
+
+fn list_error(
+    error: SdkError<ListDistributionsError, HttpResponse>,
+    role: Option<&Role>,
+) -> String {
+    if let Some(refused) = role.and_then(|role| assume_role_error(&error, role)) {
+        return refused.to_string();
+    }
+    let code = error.code().unwrap_or_default().to_owned();
+    if code == "AccessDenied" {
+        return format!(
+            "access denied (AccessDenied): {} needs cloudfront:ListDistributions (on *; the template grants it with DistributionId=auto)",
+            who(role)
+        );
+    }
+    let message = error.message().unwrap_or_default().to_owned();
+    if code.is_empty() {
+        DisplayErrorContext(&error).to_string()
+    } else {
+        format!("{code}: {message}")
+    }
+}
+
+/// The invalidation batch the SDK sends for `invalidation`.
+fn batch(invalidation: &Invalidation) -> Result<InvalidationBatch, SendError> {
+    let quantity = i32::try_from(invalidation.paths.len()).map_err(|_| SendError::BatchTooLarge)?;
+    Paths::builder()
+        .quantity(quantity)
+        .set_items(Some(invalidation.paths.clone()))
+        .build()
+        .and_then(|paths| {
+            InvalidationBatch::builder()
+                .paths(paths)
+                .caller_reference(&invalidation.caller_reference)
+                .build()
+        })
+        .map_err(|e| SendError::Other(e.to_string()))
+}
+
 impl Invalidator for CloudFront {
-    async fn create_invalidation(
-        &self,
-        distribution_id: &str,
-        caller_reference: &str,
-        paths: &[String],
-    ) -> Result<Receipt, SendError> {
-        let quantity = i32::try_from(paths.len()).map_err(|_| SendError::BatchTooLarge)?;
-        let batch = Paths::builder()
-            .quantity(quantity)
-            .set_items(Some(paths.to_vec()))
-            .build()
-            .and_then(|paths| {
-                InvalidationBatch::builder()
-                    .paths(paths)
-                    .caller_reference(caller_reference)
-                    .build()
-            })
-            .map_err(|e| SendError::Other(e.to_string()))?;
+    async fn create_invalidation(&self, invalidation: &Invalidation) -> Result<Receipt, SendError> {
+        let batch = batch(invalidation)?;
+        let client = self.client_for(invalidation.role.as_ref()).await;
         let requested = std::time::SystemTime::now();
-        let output = self
-            .client
-            .create_invalidation()
-            .distribution_id(distribution_id)
-            .invalidation_batch(batch)
-            .send()
-            .await;
-        let output = match output {
-            Ok(output) => output,
-            Err(error) => return classify(error, distribution_id),
+        let answer = match &invalidation.tenant_id {
+            None => client
+                .create_invalidation()
+                .distribution_id(&invalidation.distribution_id)
+                .invalidation_batch(batch)
+                .send()
+                .await
+                .map(|output| output.invalidation)
+                .map_err(|error| classify(error, named, invalidation)),
+            Some(tenant_id) => client
+                .create_invalidation_for_distribution_tenant()
+                .id(tenant_id)
+                .invalidation_batch(batch)
+                .send()
+                .await
+                .map(|output| output.invalidation)
+                .map_err(|error| classify(error, named_for_tenant, invalidation)),
+        };
+        let created = match answer {
+            Ok(created) => created,
+            Err(answer) => return answer,
         };
         // The SDK's XML reader is lenient: a truncated answer can parse into a half-empty
         // Invalidation. Trust only an answer that echoes our batch back.
-        let invalidation = output
-            .invalidation()
+        let created = created
             .filter(|i| !i.id().is_empty() && !i.status().is_empty())
             .filter(|i| {
-                i.invalidation_batch().map(|b| b.caller_reference()) == Some(caller_reference)
+                i.invalidation_batch().map(|b| b.caller_reference())
+                    == Some(invalidation.caller_reference.as_str())
             })
             .ok_or_else(|| SendError::Transport("incomplete CreateInvalidation answer".into()))?;
         Ok(Receipt {
-            id: Some(invalidation.id().to_owned()),
-            status: Some(invalidation.status().to_owned()),
-            reused: created_before(invalidation.create_time(), requested),
+            id: Some(created.id().to_owned()),
+            status: Some(created.status().to_owned()),
+            reused: created_before(created.create_time(), requested),
         })
     }
 }
@@ -126,14 +307,63 @@ fn created_before(
     create_time.as_secs_f64() + SKEW_SECONDS < requested.as_secs_f64()
 }
 
+/// The errors CloudFront names, alike for CreateInvalidation and its tenant variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Named {
+    NotFound,
+    AccessDenied,
+    TooManyInProgress,
+    BatchTooLarge,
+    InconsistentQuantities,
+    MissingBody,
+    InvalidArgument,
+    Unnamed,
+}
+
+fn named(error: &CreateInvalidationError) -> Named {
+    match error {
+        CreateInvalidationError::NoSuchDistribution(_) => Named::NotFound,
+        CreateInvalidationError::AccessDenied(_) => Named::AccessDenied,
+        CreateInvalidationError::TooManyInvalidationsInProgress(_) => Named::TooManyInProgress,
+        CreateInvalidationError::BatchTooLarge(_) => Named::BatchTooLarge,
+        CreateInvalidationError::InconsistentQuantities(_) => Named::InconsistentQuantities,
+        CreateInvalidationError::MissingBody(_) => Named::MissingBody,
+        CreateInvalidationError::InvalidArgument(_) => Named::InvalidArgument,
+        _ => Named::Unnamed,
+    }
+}
+
+fn named_for_tenant(error: &CreateInvalidationForDistributionTenantError) -> Named {
+    use CreateInvalidationForDistributionTenantError as E;
+    match error {
+        E::EntityNotFound(_) => Named::NotFound,
+        E::AccessDenied(_) => Named::AccessDenied,
+        E::TooManyInvalidationsInProgress(_) => Named::TooManyInProgress,
+        E::BatchTooLarge(_) => Named::BatchTooLarge,
+        E::InconsistentQuantities(_) => Named::InconsistentQuantities,
+        E::MissingBody(_) => Named::MissingBody,
+        E::InvalidArgument(_) => Named::InvalidArgument,
+        _ => Named::Unnamed,
+    }
+}
+
 /// What an error answer means. A reused CallerReference is answered in two ways: the
 /// documented `InvalidationBatchAlreadyExists`, and the `InvalidArgument` users of other tools
 /// report even for an unchanged batch (jonls/s3-deploy-website#26, aws/aws-cdk#3878). Our
 /// references are hashes of their paths, so both mean the batch exists: a receipt.
-fn classify(
-    error: SdkError<CreateInvalidationError, HttpResponse>,
-    distribution_id: &str,
-) -> Result<Receipt, SendError> {
+fn classify<E>(
+    error: SdkError<E, HttpResponse>,
+    named: fn(&E) -> Named,
+    invalidation: &Invalidation,
+) -> Result<Receipt, SendError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    if let Some(role) = &invalidation.role
+        && let Some(refused) = assume_role_error(&error, role)
+    {
+        return Err(refused);
+    }
     let server_error = error
         .raw_response()
         .is_some_and(|raw| raw.status().is_server_error());
@@ -146,22 +376,25 @@ fn classify(
     };
     let code = service.code().unwrap_or_default().to_owned();
     let message = service.message().unwrap_or_default().to_owned();
-    Err(match service {
-        CreateInvalidationError::InvalidArgument(_) if is_reused_reference(&message) => {
+    Err(match named(&service) {
+        Named::InvalidArgument if is_reused_reference(&message) => {
             return Ok(Receipt::already_exists());
         }
         _ if code == "InvalidationBatchAlreadyExists" => return Ok(Receipt::already_exists()),
-        CreateInvalidationError::NoSuchDistribution(_) => SendError::NoSuchDistribution {
-            distribution_id: distribution_id.to_owned(),
+        Named::NotFound => match &invalidation.tenant_id {
+            None => SendError::NoSuchDistribution {
+                distribution_id: invalidation.distribution_id.clone(),
+            },
+            Some(tenant_id) => SendError::NoSuchTenant {
+                tenant_id: tenant_id.clone(),
+            },
         },
-        CreateInvalidationError::AccessDenied(_) => SendError::AccessDenied {
-            distribution_id: distribution_id.to_owned(),
-        },
-        CreateInvalidationError::TooManyInvalidationsInProgress(_) => SendError::TooManyInProgress,
-        CreateInvalidationError::BatchTooLarge(_) => SendError::BatchTooLarge,
-        CreateInvalidationError::InconsistentQuantities(_) => SendError::InconsistentQuantities,
-        CreateInvalidationError::MissingBody(_) => SendError::MissingBody,
-        CreateInvalidationError::InvalidArgument(_) => SendError::InvalidPaths(message),
+        Named::AccessDenied => access_denied(invalidation),
+        Named::TooManyInProgress => SendError::TooManyInProgress,
+        Named::BatchTooLarge => SendError::BatchTooLarge,
+        Named::InconsistentQuantities => SendError::InconsistentQuantities,
+        Named::MissingBody => SendError::MissingBody,
+        Named::InvalidArgument => SendError::InvalidPaths(message),
         // An answer without an error code is one the SDK could not read (a 2xx body that is
         // not XML, say): CloudFront may well have acted, and repeating is free.
         _ if code.is_empty() => SendError::Transport("unreadable answer from CloudFront".into()),
@@ -177,6 +410,61 @@ fn classify(
         }
         _ => SendError::Other(format!("{code}: {message}")),
     })
+}
+
+/// What the caller needs to be allowed, said the way an operator fixes it.
+fn access_denied(invalidation: &Invalidation) -> SendError {
+    let who = who(invalidation.role.as_ref());
+    match &invalidation.tenant_id {
+        None => SendError::AccessDenied {
+            target: format!("distribution {}", invalidation.distribution_id),
+            who,
+            action: "cloudfront:CreateInvalidation",
+            resource: format!("distribution/{}", invalidation.distribution_id),
+        },
+        Some(tenant_id) => SendError::AccessDenied {
+            target: format!("distribution tenant {tenant_id}"),
+            who,
+            action: "cloudfront:CreateInvalidationForDistributionTenant",
+            resource: format!("distribution-tenant/{tenant_id}"),
+        },
+    }
+}
+
+/// A failure to get the role's credentials, found in the error's sources: STS refusing is
+/// permanent until the trust policy changes; STS unreachable or busy is worth retrying.
+fn assume_role_error(error: &(dyn std::error::Error + 'static), role: &Role) -> Option<SendError> {
+    let mut source = Some(error);
+    while let Some(current) = source {
+        if let Some(sts) = current.downcast_ref::<SdkError<AssumeRoleError, HttpResponse>>() {
+            let code = sts.code().unwrap_or_default();
+            let server_error = sts
+                .raw_response()
+                .is_some_and(|raw| raw.status().is_server_error());
+            return Some(match sts {
+                SdkError::ServiceError(_)
+                    if !code.contains("Throttl")
+                        && code != "IDPCommunicationError"
+                        && !server_error =>
+                {
+                    SendError::RoleRefused {
+                        role_arn: role.arn.clone(),
+                        message: format!("{code}: {}", sts.message().unwrap_or_default()),
+                    }
+                }
+                SdkError::ServiceError(_) => {
+                    SendError::Unavailable(format!("STS, assuming role {}: {code}", role.arn))
+                }
+                other => SendError::Transport(format!(
+                    "could not reach STS to assume role {}: {}",
+                    role.arn,
+                    DisplayErrorContext(other)
+                )),
+            });
+        }
+        source = current.source();
+    }
+    None
 }
 
 /// CloudFront's field message: "Your request contains a caller reference that was used for
@@ -199,9 +487,30 @@ mod tests {
         ErrorMetadata::builder().code(code).message(message).build()
     }
 
+    fn request(tenant_id: Option<&str>, role: Option<&str>) -> Invalidation {
+        Invalidation {
+            distribution_id: "E1".into(),
+            tenant_id: tenant_id.map(str::to_owned),
+            role: role.map(|arn| Role {
+                arn: arn.into(),
+                external_id: None,
+            }),
+            caller_reference: "s3cfi-ref".into(),
+            paths: vec!["/a".into()],
+            covers: vec![Default::default()],
+        }
+    }
+
+    fn raw(status: u16) -> HttpResponse {
+        HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::empty())
+    }
+
     fn answer(status: u16, error: CreateInvalidationError) -> Result<Receipt, SendError> {
-        let raw = HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::empty());
-        classify(SdkError::service_error(error, raw), "E1")
+        classify(
+            SdkError::service_error(error, raw(status)),
+            named,
+            &request(None, None),
+        )
     }
 
     fn generic(status: u16, code: &str, message: &str) -> Result<Receipt, SendError> {
@@ -282,6 +591,93 @@ mod tests {
         assert!(matches!(generic(400, "", ""), Err(SendError::Transport(_))));
         assert!(
             matches!(generic(400, "Novel", "new"), Err(SendError::Other(m)) if m == "Novel: new")
+        );
+    }
+
+    #[test]
+    fn tenant_answers_mean_the_same_and_name_the_tenant() {
+        use CreateInvalidationForDistributionTenantError as E;
+        let tenant = request(Some("dt_1"), None);
+        let answer = |status: u16, error: E| {
+            classify(
+                SdkError::service_error(error, raw(status)),
+                named_for_tenant,
+                &tenant,
+            )
+        };
+        let missing = E::EntityNotFound(
+            aws_sdk_cloudfront::types::error::EntityNotFound::builder()
+                .meta(meta("EntityNotFound", ""))
+                .build(),
+        );
+        let error = answer(404, missing).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "distribution tenant dt_1 does not exist (EntityNotFound): check TENANT_ID or ROUTES"
+        );
+        let denied = E::AccessDenied(
+            AccessDenied::builder()
+                .meta(meta("AccessDenied", ""))
+                .build(),
+        );
+        assert_eq!(
+            answer(403, denied).unwrap_err().to_string(),
+            "access denied on distribution tenant dt_1 (AccessDenied): the function's role needs cloudfront:CreateInvalidationForDistributionTenant on arn:aws:cloudfront::ACCOUNT_ID:distribution-tenant/dt_1"
+        );
+        let busy = E::TooManyInvalidationsInProgress(
+            TooManyInvalidationsInProgress::builder()
+                .meta(meta("TooManyInvalidationsInProgress", ""))
+                .build(),
+        );
+        assert_eq!(answer(400, busy), Err(SendError::TooManyInProgress));
+        let reused = E::generic(meta("InvalidationBatchAlreadyExists", "seen"));
+        assert_eq!(answer(400, reused), Ok(Receipt::already_exists()));
+        let throttled = E::generic(meta("Throttling", "Rate exceeded"));
+        assert!(answer(400, throttled).unwrap_err().is_retryable());
+    }
+
+    #[test]
+    fn a_role_sts_refuses_is_named_and_not_retried() {
+        use aws_credential_types::provider::error::CredentialsError;
+        use aws_smithy_runtime_api::client::result::ConnectorError;
+        let through_role = request(None, Some("arn:aws:iam::111122223333:role/x"));
+        // As the SDK reports it: identity resolution failed before the request was sent.
+        let sts_said = |status: u16, code: &str| {
+            let sts: SdkError<AssumeRoleError, HttpResponse> = SdkError::service_error(
+                AssumeRoleError::generic(meta(code, "not authorized to perform sts:AssumeRole")),
+                raw(status),
+            );
+            let error: SdkError<CreateInvalidationError, HttpResponse> = SdkError::dispatch_failure(
+                ConnectorError::other(Box::new(CredentialsError::provider_error(sts)), None),
+            );
+            classify(error, named, &through_role)
+        };
+        let refused = sts_said(403, "AccessDenied").unwrap_err();
+        assert!(!refused.is_retryable());
+        assert_eq!(
+            refused.to_string(),
+            "STS refused to assume role arn:aws:iam::111122223333:role/x (AccessDenied: not authorized to perform sts:AssumeRole): its trust policy must allow the function's role, with the external id if it asks for one (README, Cross-account)"
+        );
+        assert!(
+            sts_said(503, "ServiceUnavailable")
+                .unwrap_err()
+                .is_retryable()
+        );
+        assert!(sts_said(400, "Throttling").unwrap_err().is_retryable());
+        let denied = CreateInvalidationError::AccessDenied(
+            AccessDenied::builder()
+                .meta(meta("AccessDenied", ""))
+                .build(),
+        );
+        let error = classify(
+            SdkError::service_error(denied, raw(403)),
+            named,
+            &through_role,
+        );
+        assert!(
+            error.unwrap_err().to_string().contains(
+                "role arn:aws:iam::111122223333:role/x needs cloudfront:CreateInvalidation on arn:aws:cloudfront::ACCOUNT_ID:distribution/E1"
+            )
         );
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-pub use cloudfront::{CloudFront, https_client};
+pub use cloudfront::{CloudFront, ListedDistribution, ListedOrigin, https_client};
 
 use crate::plan::Invalidation;
 
@@ -42,9 +42,24 @@ pub enum SendError {
     )]
     NoSuchDistribution { distribution_id: String },
     #[error(
-        "access denied on distribution {distribution_id} (AccessDenied): the function's role needs cloudfront:CreateInvalidation on arn:aws:cloudfront::ACCOUNT_ID:distribution/{distribution_id}"
+        "distribution tenant {tenant_id} does not exist (EntityNotFound): check TENANT_ID or ROUTES"
     )]
-    AccessDenied { distribution_id: String },
+    NoSuchTenant { tenant_id: String },
+    /// The caller may not invalidate: `who` needs `action` on `resource`.
+    #[error(
+        "access denied on {target} (AccessDenied): {who} needs {action} on arn:aws:cloudfront::ACCOUNT_ID:{resource}"
+    )]
+    AccessDenied {
+        target: String,
+        who: String,
+        action: &'static str,
+        resource: String,
+    },
+    /// STS refused the role (its trust policy, or the external id).
+    #[error(
+        "STS refused to assume role {role_arn} ({message}): its trust policy must allow the function's role, with the external id if it asks for one (README, Cross-account)"
+    )]
+    RoleRefused { role_arn: String, message: String },
     #[error(
         "too many invalidations in progress on the distribution (TooManyInvalidationsInProgress)"
     )]
@@ -95,13 +110,13 @@ impl SendError {
     }
 }
 
-/// The one remote call the function makes.
+/// The one remote call the function makes: CreateInvalidation for the request's
+/// distribution, or CreateInvalidationForDistributionTenant for its tenant, with the
+/// function's credentials or through the request's role.
 pub trait Invalidator {
     fn create_invalidation(
         &self,
-        distribution_id: &str,
-        caller_reference: &str,
-        paths: &[String],
+        invalidation: &Invalidation,
     ) -> impl Future<Output = Result<Receipt, SendError>> + Send;
 }
 
@@ -156,11 +171,7 @@ pub async fn send(
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let call = invalidator.create_invalidation(
-            &invalidation.distribution_id,
-            &invalidation.caller_reference,
-            &invalidation.paths,
-        );
+        let call = invalidator.create_invalidation(invalidation);
         let result = match tokio::time::timeout_at(deadline, call).await {
             Ok(result) => result,
             Err(_) => Err(SendError::DeadlineReached),
@@ -215,14 +226,12 @@ mod tests {
     impl Invalidator for Scripted {
         async fn create_invalidation(
             &self,
-            _distribution_id: &str,
-            caller_reference: &str,
-            paths: &[String],
+            invalidation: &Invalidation,
         ) -> Result<Receipt, SendError> {
-            self.calls
-                .lock()
-                .unwrap()
-                .push((caller_reference.into(), paths.to_vec()));
+            self.calls.lock().unwrap().push((
+                invalidation.caller_reference.clone(),
+                invalidation.paths.clone(),
+            ));
             self.answers.lock().unwrap().remove(0)
         }
     }
@@ -237,6 +246,8 @@ mod tests {
     fn invalidation() -> Invalidation {
         Invalidation {
             distribution_id: "E1".into(),
+            tenant_id: None,
+            role: None,
             caller_reference: "s3cfi-ref".into(),
             paths: vec!["/a".into()],
             covers: vec![Default::default()],

@@ -226,7 +226,21 @@ fn missing_or_invalid_configuration() {
     assert_eq!(status, Some(2));
     assert_eq!(
         stderr.trim(),
-        "invalid configuration: DISTRIBUTION_ID is not set: set it to the id of the CloudFront distribution to invalidate (like E2QWRUHAPOMQZL), or set ROUTES"
+        "invalid configuration: DISTRIBUTION_ID is not set: set it to the id of the CloudFront distribution to invalidate (like E2QWRUHAPOMQZL), to auto to find them from SOURCE_BUCKET, or set ROUTES"
+    );
+    let (status, stderr) = run(&[("DISTRIBUTION_ID", "EA"), ("SKIP_KEYS", "static/**,a[")]);
+    assert_eq!(status, Some(2));
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr
+            .starts_with("invalid configuration: SKIP_KEYS pattern \"a[\" is not a glob pattern ("),
+        "{stderr}"
+    );
+    let (status, stderr) = run(&[("DISTRIBUTION_ID", "EA"), ("EXTERNAL_ID", "site-4f1c")]);
+    assert_eq!(status, Some(2));
+    assert_eq!(
+        stderr.trim(),
+        "invalid configuration: EXTERNAL_ID is set without a role ARN: give the role whose trust policy asks for it, or remove the external id"
     );
     let (status, stderr) = run(&[("DISTRIBUTION_ID", "EA"), ("WILDCARD_BUDGET", "99")]);
     assert_eq!(status, Some(2));

@@ -1,8 +1,17 @@
-//! Shared by the integration tests: a real SDK client pointed at a loopback endpoint.
+//! Shared by the integration tests: a real SDK client pointed at a loopback endpoint, the
+//! CloudFront fake, and moto's server with helpers to set it up and read it.
 
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use aws_sdk_cloudfront::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
+use aws_sdk_cloudfront::types::{
+    CustomOriginConfig, DefaultCacheBehavior, DistributionConfig, Origin, OriginProtocolPolicy,
+    Origins, S3OriginConfig, ViewerProtocolPolicy,
+};
 use devtools::fake_cloudfront::FakeCloudFront;
 use s3_cloudfront_invalidator::config::Config;
 use s3_cloudfront_invalidator::handler::{Handler, HandlerError};
@@ -20,6 +29,7 @@ pub fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
         .http_client(https_client())
         .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
+        .time_source(aws_smithy_async::time::SharedTimeSource::default())
         .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
             "AKIDTEST", "secret", None, None, "test",
         )))
@@ -106,4 +116,171 @@ pub fn failed_message_ids(answer: &Value) -> Vec<&str> {
 
 pub fn deadline(after: Duration) -> Instant {
     Instant::now() + after
+}
+
+/// moto's server (CloudFront, STS and more on one port), stopped when dropped.
+pub struct Moto {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn moto_binary() -> Option<PathBuf> {
+    let path = std::env::var_os("MOTO_SERVER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server"));
+    path.exists().then_some(path)
+}
+
+/// Starts moto, or explains why not. Under `make test` and CI (REQUIRE_MOTO=1) a missing
+/// moto fails the test instead of skipping it.
+pub async fn start_moto() -> Option<Moto> {
+    let Some(binary) = moto_binary() else {
+        let message = "moto_server not found: run `make test` (it installs moto into .venv) or set MOTO_SERVER";
+        if std::env::var_os("REQUIRE_MOTO").is_some()
+            || std::env::var("CI").is_ok_and(|ci| ci == "true")
+        {
+            panic!("{message}");
+        }
+        eprintln!("SKIPPED: {message}");
+        return None;
+    };
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(binary)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("moto_server starts");
+    let moto = Moto {
+        child,
+        endpoint: format!("http://127.0.0.1:{port}"),
+    };
+    for _ in 0..300 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Some(moto);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("moto_server did not listen on {port} within 15 s");
+}
+
+impl Moto {
+    /// What moto holds, from its `/moto-api/data.json` (every backend's models).
+    pub fn state(&self) -> Value {
+        let address = self.endpoint.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        write!(
+            stream,
+            "GET /moto-api/data.json HTTP/1.0\r\nHost: {address}\r\n\r\n"
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let (_, body) = response.split_once("\r\n\r\n").expect("an HTTP answer");
+        serde_json::from_str(body).unwrap()
+    }
+}
+
+/// An origin of a test distribution: domain name, origin path, and whether it is an S3
+/// website endpoint (a custom origin) rather than the REST endpoint.
+pub type TestOrigin<'a> = (&'a str, &'a str, bool);
+
+/// The sample site's bucket through its REST endpoint, at its root.
+pub const SITE_ORIGIN: TestOrigin<'static> = ("example-site.s3.amazonaws.com", "", false);
+
+/// Creates a distribution with `origins` in whichever account `client`'s credentials are of.
+pub async fn create_distribution(
+    client: &aws_sdk_cloudfront::Client,
+    caller_reference: &str,
+    origins: &[TestOrigin<'_>],
+    enabled: bool,
+) -> String {
+    let items: Vec<Origin> = origins
+        .iter()
+        .enumerate()
+        .map(|(i, (domain, origin_path, website))| {
+            let origin = Origin::builder()
+                .id(format!("origin-{i}"))
+                .domain_name(*domain)
+                .origin_path(*origin_path);
+            let origin = if *website {
+                origin.custom_origin_config(
+                    CustomOriginConfig::builder()
+                        .http_port(80)
+                        .https_port(443)
+                        .origin_protocol_policy(OriginProtocolPolicy::HttpOnly)
+                        .build()
+                        .unwrap(),
+                )
+            } else {
+                origin
+                    .s3_origin_config(S3OriginConfig::builder().origin_access_identity("").build())
+            };
+            origin.build().unwrap()
+        })
+        .collect();
+    let config = DistributionConfig::builder()
+        .caller_reference(caller_reference)
+        .comment("invalidator test")
+        .enabled(enabled)
+        .origins(
+            Origins::builder()
+                .quantity(items.len() as i32)
+                .set_items(Some(items))
+                .build()
+                .unwrap(),
+        )
+        .default_cache_behavior(
+            DefaultCacheBehavior::builder()
+                .target_origin_id("origin-0")
+                .viewer_protocol_policy(ViewerProtocolPolicy::AllowAll)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let created = client
+        .create_distribution()
+        .distribution_config(config)
+        .send()
+        .await
+        .unwrap();
+    created.distribution().unwrap().id().to_owned()
+}
+
+/// The paths of every invalidation of `distribution`, one list per invalidation.
+pub async fn invalidated_paths(
+    client: &aws_sdk_cloudfront::Client,
+    distribution: &str,
+) -> Vec<Vec<String>> {
+    let list = client
+        .list_invalidations()
+        .distribution_id(distribution)
+        .send()
+        .await
+        .unwrap();
+    let mut all = Vec::new();
+    for summary in list.invalidation_list().unwrap().items() {
+        let got = client
+            .get_invalidation()
+            .distribution_id(distribution)
+            .id(summary.id())
+            .send()
+            .await
+            .unwrap();
+        let batch = got.invalidation().unwrap().invalidation_batch().unwrap();
+        all.push(batch.paths().unwrap().items().to_vec());
+    }
+    all
 }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::common::*;
-use crate::moto::{Moto, start_moto};
+use crate::common::{Moto, start_moto};
 use devtools::fake_cloudfront::Fault;
 use s3_cloudfront_invalidator::handler::Handler;
 use s3_cloudfront_invalidator::queue::Sqs;

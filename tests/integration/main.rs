@@ -6,10 +6,13 @@ mod common;
 
 mod bad_input;
 mod bulk_deploy;
+mod cross_account;
 mod defer;
+mod discovery;
 mod fake_cloudfront;
 mod moto;
 mod observability;
 mod plan_cli;
 mod runtime;
 mod simulate;
+mod tenants;

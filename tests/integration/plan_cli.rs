@@ -151,3 +151,133 @@ fn unreadable_events_exit_non_zero_with_one_line() {
             .starts_with("error: invalid configuration: DISTRIBUTION_ID is not set")
     );
 }
+
+fn planned(env: &[(&str, &str)]) -> Value {
+    let output = plan(&["events/s3-site-release.json"], env);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn paths_of(json: &Value) -> Vec<&str> {
+    json["invalidations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|i| i["paths"].as_array().unwrap())
+        .map(|p| p.as_str().unwrap())
+        .collect()
+}
+
+#[test]
+fn plan_shows_what_each_option_does() {
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let mut env = SITE.to_vec();
+        env.extend_from_slice(extra);
+        planned(&env)
+    };
+    let plain = with(&[]);
+    assert_eq!(
+        paths_of(&plain),
+        [
+            "/",
+            "/blog/hello-world.html",
+            "/css/site.css",
+            "/index.html",
+            "/js/app.js.map",
+            "/static/app.3f9a2c.js"
+        ]
+    );
+
+    let skipping = with(&[("SKIP_KEYS", "static/**,**/*.map")]);
+    assert_eq!(
+        paths_of(&skipping),
+        [
+            "/",
+            "/blog/hello-world.html",
+            "/css/site.css",
+            "/index.html"
+        ]
+    );
+    let reasons: Vec<&str> = skipping["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "key \"static/app.3f9a2c.js\" matches SKIP_KEYS pattern \"static/**\": not invalidated",
+            "key \"js/app.js.map\" matches SKIP_KEYS pattern \"**/*.map\": not invalidated",
+        ]
+    );
+
+    let clean = with(&[("CLEAN_URLS", "true")]);
+    assert!(paths_of(&clean).contains(&"/blog/hello-world"));
+    assert_eq!(paths_of(&clean).len(), paths_of(&plain).len() + 1);
+
+    let query = with(&[("QUERY_STRINGS", "true")]);
+    assert_eq!(
+        paths_of(&query),
+        [
+            "/",
+            "/blog/hello-world.html*",
+            "/css/site.css*",
+            "/index.html*",
+            "/js/app.js.map*",
+            "/static/app.3f9a2c.js*"
+        ]
+    );
+    assert_eq!(
+        query["summary"],
+        serde_json::json!({"changed_paths": 6, "billed_paths": 6, "wildcards": 5})
+    );
+    // Over the budget, the wildcards fold into what the policy allows.
+    let folded = with(&[
+        ("QUERY_STRINGS", "true"),
+        ("WILDCARD_BUDGET", "1"),
+        ("WILDCARD_ALLOW_ROOT", "true"),
+    ]);
+    assert_eq!(paths_of(&folded), ["/*"]);
+    assert_eq!(folded["summary"]["wildcards"], 1);
+
+    let tenant = with(&[
+        ("TENANT_ID", "dt_2wjDZi3hD1ivOXf6rpZJO1AB"),
+        (
+            "ROLE_ARN",
+            "arn:aws:iam::111122223333:role/site-invalidator",
+        ),
+        ("EXTERNAL_ID", "site-4f1c"),
+    ]);
+    let invalidation = &tenant["invalidations"][0];
+    assert_eq!(invalidation["tenant_id"], "dt_2wjDZi3hD1ivOXf6rpZJO1AB");
+    assert_eq!(
+        invalidation["role_arn"],
+        "arn:aws:iam::111122223333:role/site-invalidator"
+    );
+    assert!(!tenant.to_string().contains("site-4f1c"));
+    assert_ne!(
+        invalidation["caller_reference"],
+        plain["invalidations"][0]["caller_reference"]
+    );
+}
+
+#[test]
+fn plan_refuses_bad_options_in_one_line() {
+    let mut env = SITE.to_vec();
+    env.push(("SKIP_KEYS", "static/[oops"));
+    let output = plan(&["events/s3-site-release.json"], &env);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(
+            "error: invalid configuration: SKIP_KEYS pattern \"static/[oops\" is not a glob pattern"
+        ),
+        "{stderr}"
+    );
+}

@@ -105,6 +105,6 @@ async fn invalid_configuration_stops_start_up_with_one_line() {
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert_eq!(
         stderr.trim(),
-        "invalid configuration: DISTRIBUTION_ID \"not-an-id\" is not a CloudFront distribution id (upper-case letters and digits, like E2QWRUHAPOMQZL)"
+        "invalid configuration: DISTRIBUTION_ID \"not-an-id\" is not a CloudFront distribution id (upper-case letters and digits, like E2QWRUHAPOMQZL), nor auto"
     );
 }

@@ -23,6 +23,7 @@ use std::time::Duration;
 use s3_cloudfront_invalidator::config::{Config, MAX_PATHS_PER_REQUEST, MAX_WILDCARDS_IN_PROGRESS};
 use s3_cloudfront_invalidator::handler::{Answer, Handler};
 use s3_cloudfront_invalidator::path::{cloudfront_path, spellings};
+use s3_cloudfront_invalidator::plan::Invalidation;
 use s3_cloudfront_invalidator::queue::{QueueError, WorkQueue};
 use s3_cloudfront_invalidator::send::{Backoff, Invalidator, Receipt, SendError};
 use serde::Serialize;
@@ -311,15 +312,13 @@ impl CloudFrontModel {
 struct SimCloudFront(Arc<Mutex<CloudFrontModel>>);
 
 impl Invalidator for SimCloudFront {
-    async fn create_invalidation(
-        &self,
-        _distribution_id: &str,
-        caller_reference: &str,
-        paths: &[String],
-    ) -> Result<Receipt, SendError> {
+    async fn create_invalidation(&self, invalidation: &Invalidation) -> Result<Receipt, SendError> {
         tokio::time::sleep(CALL_LATENCY).await;
         let now = Instant::now();
-        self.0.lock().unwrap().create(caller_reference, paths, now)
+        self.0
+            .lock()
+            .unwrap()
+            .create(&invalidation.caller_reference, &invalidation.paths, now)
     }
 }
 

@@ -1,5 +1,7 @@
 //! `make demo`: the real function binary under a local Lambda Runtime API, invalidating
-//! on a CloudFront fake that honours CallerReference, fed with the samples in events/.
+//! on a CloudFront fake that honours CallerReference, fed with the samples in events/. The
+//! function runs with SKIP_KEYS and CLEAN_URLS, as a site with fingerprinted bundles and
+//! extensionless URLs would.
 //!
 //! Usage: demo FUNCTION_BINARY EVENTS_DIR
 
@@ -13,6 +15,8 @@ use devtools::runtime_api::{Reply, RuntimeApi};
 use tokio::process::Child;
 
 const DISTRIBUTION: &str = "EDEMO1EXAMPLE";
+/// Fingerprinted bundles never change under their name, and source maps are not served.
+const SKIP_KEYS: &str = "static/**,**/*.map";
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 const SCRIPT: &[(&str, &str)] = &[
@@ -20,6 +24,10 @@ const SCRIPT: &[(&str, &str)] = &[
     (
         "s3-special-keys.json",
         "S3 notification: keys with spaces, +, unicode, ~, % and ?",
+    ),
+    (
+        "s3-site-release.json",
+        "a site release: SKIP_KEYS leaves out the bundle and its source map, CLEAN_URLS adds /blog/hello-world",
     ),
     ("sqs-batch.json", "SQS batch of three S3 notifications"),
     ("sqs-sns.json", "SQS batch of SNS-wrapped S3 notifications"),
@@ -66,6 +74,7 @@ async fn run(binary: PathBuf, events: PathBuf) -> Result<(), String> {
         fake.endpoint(),
         runtime.host()
     );
+    println!("function settings: INDEX_DOCUMENT=index.html SKIP_KEYS={SKIP_KEYS} CLEAN_URLS=true");
     let mut function = start_function(&binary, &runtime, &fake)?;
     let init = runtime
         .first_poll(Duration::from_secs(10))
@@ -133,6 +142,8 @@ fn start_function(
         .env("DISTRIBUTION_ID", DISTRIBUTION)
         .env("SOURCE_BUCKET", "example-site")
         .env("INDEX_DOCUMENT", "index.html")
+        .env("SKIP_KEYS", SKIP_KEYS)
+        .env("CLEAN_URLS", "true")
         .stdout(Stdio::null())
         .kill_on_drop(true)
         .spawn()
@@ -166,6 +177,15 @@ async fn invoke(
         invoked.handled_in.as_secs_f64() * 1000.0,
         shorten(body)
     );
+    // What was left out on purpose, and why (SKIP_KEYS names its pattern).
+    let answer: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+    for skipped in answer["skipped"].as_array().into_iter().flatten() {
+        println!(
+            "   skipped {}: {}",
+            skipped["record"].as_str().unwrap_or_default(),
+            skipped["reason"].as_str().unwrap_or_default()
+        );
+    }
     let created = &fake.invalidations()[known..];
     if created.is_empty() {
         println!("   CloudFront: no new invalidation");
