@@ -81,6 +81,7 @@ mod tests {
             policy: CollapsePolicy::default(),
             metrics_namespace: None,
             defer: None,
+            completion: None,
         }
     }
 

@@ -1,4 +1,4 @@
-//! CloudFront through the AWS SDK: the HTTPS client, the request, and what each answer means.
+//! CloudFront through the AWS SDK: the HTTPS client, the requests, and what each answer means.
 
 use std::sync::OnceLock;
 
@@ -15,7 +15,7 @@ use aws_smithy_runtime_api::client::http::{
 };
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 
-use super::{Invalidator, Receipt, SendError};
+use super::{Invalidator, Progress, Receipt, SendError};
 
 /// The HTTPS client for the SDK: rustls with ring, certificates from the system store,
 /// built on the first request rather than at start-up.
@@ -111,7 +111,49 @@ impl Invalidator for CloudFront {
             id: Some(invalidation.id().to_owned()),
             status: Some(invalidation.status().to_owned()),
             reused: created_before(invalidation.create_time(), requested),
+            created_at: std::time::SystemTime::try_from(*invalidation.create_time()).ok(),
         })
+    }
+
+    async fn get_invalidation(
+        &self,
+        distribution_id: &str,
+        tenant_id: Option<&str>,
+        invalidation_id: &str,
+    ) -> Result<Progress, SendError> {
+        let asked = Asked {
+            distribution_id,
+            tenant_id,
+            invalidation_id,
+        };
+        let status = match tenant_id {
+            None => self
+                .client
+                .get_invalidation()
+                .distribution_id(distribution_id)
+                .id(invalidation_id)
+                .send()
+                .await
+                .map(|output| output.invalidation().map(|i| i.status().to_owned()))
+                .map_err(|error| classify_check(error, &asked))?,
+            Some(tenant) => self
+                .client
+                .get_invalidation_for_distribution_tenant()
+                .distribution_tenant_id(tenant)
+                .id(invalidation_id)
+                .send()
+                .await
+                .map(|output| output.invalidation().map(|i| i.status().to_owned()))
+                .map_err(|error| classify_check(error, &asked))?,
+        };
+        // As with CreateInvalidation, trust only an answer that says something.
+        match status.as_deref() {
+            Some("Completed") => Ok(Progress::Completed),
+            Some(status) if !status.is_empty() => Ok(Progress::InProgress),
+            _ => Err(SendError::Transport(
+                "incomplete GetInvalidation answer".into(),
+            )),
+        }
     }
 }
 
@@ -126,6 +168,38 @@ fn created_before(
     create_time.as_secs_f64() + SKEW_SECONDS < requested.as_secs_f64()
 }
 
+/// The service's error inside an SDK error, and whether its status was a 5xx; or what a
+/// failure to get an answer at all means.
+fn service_error<E>(error: SdkError<E, HttpResponse>) -> Result<(E, bool), SendError> {
+    let server_error = error
+        .raw_response()
+        .is_some_and(|raw| raw.status().is_server_error());
+    match error {
+        SdkError::ServiceError(service) => Ok((service.into_err(), server_error)),
+        SdkError::TimeoutError(_) => Err(SendError::Transport("timed out".into())),
+        SdkError::DispatchFailure(e) => Err(SendError::Transport(format!("{e:?}"))),
+        SdkError::ResponseError(e) => Err(SendError::Transport(format!("{e:?}"))),
+        other => Err(SendError::Other(other.to_string())),
+    }
+}
+
+/// What an error code means when no rule of the operation's own claims it.
+fn generic(code: &str, message: &str, server_error: bool) -> SendError {
+    match code {
+        // An answer without an error code is one the SDK could not read (a 2xx body that is
+        // not XML, say): CloudFront may well have acted, and repeating is free.
+        "" => SendError::Transport("unreadable answer from CloudFront".into()),
+        _ if code.contains("Throttl") || code == "RequestLimitExceeded" => {
+            SendError::Throttled(format!("{code}: {message}"))
+        }
+        "ServiceUnavailable" | "InternalError" | "InternalFailure" => {
+            SendError::Unavailable(format!("{code}: {message}"))
+        }
+        _ if server_error => SendError::Unavailable(format!("{code}: {message}")),
+        _ => SendError::Other(format!("{code}: {message}")),
+    }
+}
+
 /// What an error answer means. A reused CallerReference is answered in two ways: the
 /// documented `InvalidationBatchAlreadyExists`, and the `InvalidArgument` users of other tools
 /// report even for an unchanged batch (jonls/s3-deploy-website#26, aws/aws-cdk#3878). Our
@@ -134,16 +208,7 @@ fn classify(
     error: SdkError<CreateInvalidationError, HttpResponse>,
     distribution_id: &str,
 ) -> Result<Receipt, SendError> {
-    let server_error = error
-        .raw_response()
-        .is_some_and(|raw| raw.status().is_server_error());
-    let service = match error {
-        SdkError::ServiceError(service) => service.into_err(),
-        SdkError::TimeoutError(_) => return Err(SendError::Transport("timed out".into())),
-        SdkError::DispatchFailure(e) => return Err(SendError::Transport(format!("{e:?}"))),
-        SdkError::ResponseError(e) => return Err(SendError::Transport(format!("{e:?}"))),
-        other => return Err(SendError::Other(other.to_string())),
-    };
+    let (service, server_error) = service_error(error)?;
     let code = service.code().unwrap_or_default().to_owned();
     let message = service.message().unwrap_or_default().to_owned();
     Err(match service {
@@ -155,28 +220,54 @@ fn classify(
             distribution_id: distribution_id.to_owned(),
         },
         CreateInvalidationError::AccessDenied(_) => SendError::AccessDenied {
-            distribution_id: distribution_id.to_owned(),
+            action: "cloudfront:CreateInvalidation",
+            resource: format!("distribution/{distribution_id}"),
         },
         CreateInvalidationError::TooManyInvalidationsInProgress(_) => SendError::TooManyInProgress,
         CreateInvalidationError::BatchTooLarge(_) => SendError::BatchTooLarge,
         CreateInvalidationError::InconsistentQuantities(_) => SendError::InconsistentQuantities,
         CreateInvalidationError::MissingBody(_) => SendError::MissingBody,
         CreateInvalidationError::InvalidArgument(_) => SendError::InvalidPaths(message),
-        // An answer without an error code is one the SDK could not read (a 2xx body that is
-        // not XML, say): CloudFront may well have acted, and repeating is free.
-        _ if code.is_empty() => SendError::Transport("unreadable answer from CloudFront".into()),
-        _ if code.contains("Throttl") || code == "RequestLimitExceeded" => {
-            SendError::Throttled(format!("{code}: {message}"))
-        }
-        _ if code == "ServiceUnavailable"
-            || code == "InternalError"
-            || code == "InternalFailure"
-            || server_error =>
-        {
-            SendError::Unavailable(format!("{code}: {message}"))
-        }
-        _ => SendError::Other(format!("{code}: {message}")),
+        _ => generic(&code, &message, server_error),
     })
+}
+
+/// The invalidation a GetInvalidation asked for.
+struct Asked<'a> {
+    distribution_id: &'a str,
+    tenant_id: Option<&'a str>,
+    invalidation_id: &'a str,
+}
+
+/// What an error answer to GetInvalidation (or its tenant form, whose errors are typed
+/// apart) means, by its code.
+fn classify_check<E: ProvideErrorMetadata>(
+    error: SdkError<E, HttpResponse>,
+    asked: &Asked,
+) -> SendError {
+    let (service, server_error) = match service_error(error) {
+        Ok(service) => service,
+        Err(error) => return error,
+    };
+    let code = service.code().unwrap_or_default();
+    let message = service.message().unwrap_or_default();
+    match (code, asked.tenant_id) {
+        ("NoSuchInvalidation", _) => SendError::NoSuchInvalidation {
+            invalidation_id: asked.invalidation_id.to_owned(),
+        },
+        ("NoSuchDistribution", _) => SendError::NoSuchDistribution {
+            distribution_id: asked.distribution_id.to_owned(),
+        },
+        ("AccessDenied", None) => SendError::AccessDenied {
+            action: "cloudfront:GetInvalidation",
+            resource: format!("distribution/{}", asked.distribution_id),
+        },
+        ("AccessDenied", Some(tenant)) => SendError::AccessDenied {
+            action: "cloudfront:GetInvalidationForDistributionTenant",
+            resource: format!("distribution-tenant/{tenant}"),
+        },
+        _ => generic(code, message, server_error),
+    }
 }
 
 /// CloudFront's field message: "Your request contains a caller reference that was used for
@@ -224,6 +315,53 @@ mod tests {
             generic(400, "InvalidationBatchAlreadyExists", "used before"),
             Ok(Receipt::already_exists())
         );
+    }
+
+    #[test]
+    fn a_failed_check_names_what_it_asked_for() {
+        use aws_sdk_cloudfront::operation::get_invalidation::GetInvalidationError;
+        let check = |status: u16, code: &str, tenant_id: Option<&str>| {
+            let raw = HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::empty());
+            let error = GetInvalidationError::generic(meta(code, "said so"));
+            let asked = Asked {
+                distribution_id: "E1",
+                tenant_id,
+                invalidation_id: "I1",
+            };
+            classify_check(SdkError::service_error(error, raw), &asked)
+        };
+        assert_eq!(
+            check(404, "NoSuchInvalidation", None),
+            SendError::NoSuchInvalidation {
+                invalidation_id: "I1".into()
+            }
+        );
+        assert_eq!(
+            check(404, "NoSuchDistribution", None),
+            SendError::NoSuchDistribution {
+                distribution_id: "E1".into()
+            }
+        );
+        let denied = check(403, "AccessDenied", None).to_string();
+        assert!(
+            denied.ends_with(
+                "needs cloudfront:GetInvalidation on arn:aws:cloudfront::ACCOUNT_ID:distribution/E1"
+            ),
+            "{denied}"
+        );
+        let denied = check(403, "AccessDenied", Some("dt_1")).to_string();
+        assert!(
+            denied.ends_with("needs cloudfront:GetInvalidationForDistributionTenant on arn:aws:cloudfront::ACCOUNT_ID:distribution-tenant/dt_1"),
+            "{denied}"
+        );
+        assert!(matches!(
+            check(400, "Throttling", None),
+            SendError::Throttled(_)
+        ));
+        assert!(matches!(
+            check(500, "Whatever", None),
+            SendError::Unavailable(_)
+        ));
     }
 
     #[test]

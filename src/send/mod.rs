@@ -1,11 +1,11 @@
-//! Sends planned invalidations through a small trait, retrying inside the deadline. The
-//! trait's AWS SDK implementation, and how it reads CloudFront's answers, is in
-//! [`cloudfront`].
+//! Sends planned invalidations and checks on them (CreateInvalidation, GetInvalidation)
+//! through a small trait, retrying inside the deadline. The trait's AWS SDK implementation,
+//! and how it reads CloudFront's answers, is in [`cloudfront`].
 
 mod cloudfront;
 
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
@@ -21,6 +21,8 @@ pub struct Receipt {
     pub status: Option<String>,
     /// CloudFront returned an invalidation it made before: the CallerReference was seen.
     pub reused: bool,
+    /// CloudFront's CreateTime, when it named the invalidation.
+    pub created_at: Option<SystemTime>,
 }
 
 impl Receipt {
@@ -31,8 +33,16 @@ impl Receipt {
             id: None,
             status: None,
             reused: true,
+            created_at: None,
         }
     }
+}
+
+/// Where an invalidation stands, as GetInvalidation reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    InProgress,
+    Completed,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,10 +51,16 @@ pub enum SendError {
         "distribution {distribution_id} does not exist (NoSuchDistribution): check DISTRIBUTION_ID or ROUTES"
     )]
     NoSuchDistribution { distribution_id: String },
+    /// `resource` is the ARN's last part (`distribution/ID`), `action` the permission missing.
     #[error(
-        "access denied on distribution {distribution_id} (AccessDenied): the function's role needs cloudfront:CreateInvalidation on arn:aws:cloudfront::ACCOUNT_ID:distribution/{distribution_id}"
+        "access denied (AccessDenied): the function's role needs {action} on arn:aws:cloudfront::ACCOUNT_ID:{resource}"
     )]
-    AccessDenied { distribution_id: String },
+    AccessDenied {
+        action: &'static str,
+        resource: String,
+    },
+    #[error("invalidation {invalidation_id} does not exist (NoSuchInvalidation)")]
+    NoSuchInvalidation { invalidation_id: String },
     #[error(
         "too many invalidations in progress on the distribution (TooManyInvalidationsInProgress)"
     )]
@@ -95,14 +111,24 @@ impl SendError {
     }
 }
 
-/// The one remote call the function makes.
+/// The CloudFront calls the function makes.
 pub trait Invalidator {
+    /// CreateInvalidation: a new invalidation, or the one made before with this reference.
     fn create_invalidation(
         &self,
         distribution_id: &str,
         caller_reference: &str,
         paths: &[String],
     ) -> impl Future<Output = Result<Receipt, SendError>> + Send;
+
+    /// GetInvalidation (GetInvalidationForDistributionTenant with a tenant): where an
+    /// invalidation stands.
+    fn get_invalidation(
+        &self,
+        distribution_id: &str,
+        tenant_id: Option<&str>,
+        invalidation_id: &str,
+    ) -> impl Future<Output = Result<Progress, SendError>> + Send;
 }
 
 /// Exponential backoff with jitter, bounded by the deadline.
@@ -141,6 +167,38 @@ pub struct Sent {
     pub retried_after: Vec<SendError>,
 }
 
+/// Calls `call` until it answers for good or the next attempt would start past `deadline`
+/// (a call cut by the deadline answers `SendError::DeadlineReached`); `retry` says which errors
+/// may go away, and `on_retry` hears of each retry before its wait.
+async fn retrying<T, F: Future<Output = Result<T, SendError>>>(
+    mut call: impl FnMut() -> F,
+    deadline: Instant,
+    backoff: Backoff,
+    retry: impl Fn(&SendError) -> bool,
+    on_retry: impl Fn(u32, &SendError),
+) -> (Result<T, SendError>, u32, Vec<SendError>) {
+    let mut retried_after = Vec::new();
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let result = match tokio::time::timeout_at(deadline, call()).await {
+            Ok(result) => result,
+            Err(_) => Err(SendError::DeadlineReached),
+        };
+        let error = match result {
+            Err(error) if retry(&error) => error,
+            result => return (result, attempts, retried_after),
+        };
+        let wake = Instant::now() + backoff.delay(attempts - 1);
+        if wake >= deadline {
+            return (Err(error), attempts, retried_after);
+        }
+        on_retry(attempts, &error);
+        retried_after.push(error);
+        tokio::time::sleep_until(wake).await;
+    }
+}
+
 /// Sends one invalidation, retrying what can succeed later until `deadline`, always with
 /// the same CallerReference and paths. With `defer_busy`, `TooManyInvalidationsInProgress`
 /// ends the attempts at once: CloudFront completes invalidations in minutes, so waiting
@@ -152,53 +210,59 @@ pub async fn send(
     backoff: Backoff,
     defer_busy: bool,
 ) -> Sent {
-    let mut retried_after = Vec::new();
-    let mut attempts = 0;
-    loop {
-        attempts += 1;
-        let call = invalidator.create_invalidation(
-            &invalidation.distribution_id,
-            &invalidation.caller_reference,
-            &invalidation.paths,
-        );
-        let result = match tokio::time::timeout_at(deadline, call).await {
-            Ok(result) => result,
-            Err(_) => Err(SendError::DeadlineReached),
-        };
-        let error = match result {
-            Err(SendError::TooManyInProgress) if defer_busy => {
-                return Sent {
-                    result: Err(SendError::TooManyInProgress),
-                    attempts,
-                    retried_after,
-                };
-            }
-            Err(error) if error.is_retryable() => error,
-            result => {
-                return Sent {
-                    result,
-                    attempts,
-                    retried_after,
-                };
-            }
-        };
-        let wake = Instant::now() + backoff.delay(attempts - 1);
-        if wake >= deadline {
-            return Sent {
-                result: Err(error),
-                attempts,
-                retried_after,
-            };
-        }
-        tracing::warn!(
-            caller_reference = %invalidation.caller_reference,
-            attempt = attempts,
-            error = %error,
-            "retrying CreateInvalidation"
-        );
-        retried_after.push(error);
-        tokio::time::sleep_until(wake).await;
+    let (result, attempts, retried_after) = retrying(
+        || {
+            invalidator.create_invalidation(
+                &invalidation.distribution_id,
+                &invalidation.caller_reference,
+                &invalidation.paths,
+            )
+        },
+        deadline,
+        backoff,
+        |error| error.is_retryable() && !(defer_busy && *error == SendError::TooManyInProgress),
+        |attempt, error| {
+            tracing::warn!(
+                caller_reference = %invalidation.caller_reference,
+                attempt,
+                error = %error,
+                "retrying CreateInvalidation"
+            )
+        },
+    )
+    .await;
+    Sent {
+        result,
+        attempts,
+        retried_after,
     }
+}
+
+/// Asks where an invalidation stands, retrying what can succeed later until `deadline`.
+pub async fn check(
+    invalidator: &impl Invalidator,
+    distribution_id: &str,
+    tenant_id: Option<&str>,
+    invalidation_id: &str,
+    deadline: Instant,
+    backoff: Backoff,
+) -> Result<Progress, SendError> {
+    retrying(
+        || invalidator.get_invalidation(distribution_id, tenant_id, invalidation_id),
+        deadline,
+        backoff,
+        SendError::is_retryable,
+        |attempt, error| {
+            tracing::warn!(
+                invalidation_id,
+                attempt,
+                error = %error,
+                "retrying GetInvalidation"
+            )
+        },
+    )
+    .await
+    .0
 }
 
 #[cfg(test)]
@@ -225,6 +289,26 @@ mod tests {
                 .push((caller_reference.into(), paths.to_vec()));
             self.answers.lock().unwrap().remove(0)
         }
+
+        async fn get_invalidation(
+            &self,
+            _distribution_id: &str,
+            _tenant_id: Option<&str>,
+            invalidation_id: &str,
+        ) -> Result<Progress, SendError> {
+            self.calls
+                .lock()
+                .unwrap()
+                .push((invalidation_id.into(), Vec::new()));
+            self.answers
+                .lock()
+                .unwrap()
+                .remove(0)
+                .map(|receipt| match receipt.status.as_deref() {
+                    Some("Completed") => Progress::Completed,
+                    _ => Progress::InProgress,
+                })
+        }
     }
 
     fn scripted(answers: Vec<Result<Receipt, SendError>>) -> Scripted {
@@ -248,6 +332,7 @@ mod tests {
             id: Some("I1".into()),
             status: Some("InProgress".into()),
             reused: false,
+            created_at: None,
         }
     }
 
@@ -280,6 +365,31 @@ mod tests {
                 .iter()
                 .all(|call| call == &("s3cfi-ref".to_string(), vec!["/a".to_string()]))
         );
+    }
+
+    #[tokio::test]
+    async fn checks_retry_what_may_go_away_and_nothing_else() {
+        let completed = Receipt {
+            status: Some("Completed".into()),
+            ..receipt()
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let throttled = scripted(vec![
+            Err(SendError::Throttled("Throttling".into())),
+            Ok(completed),
+        ]);
+        let progress = check(&throttled, "E1", None, "I1", deadline, FAST).await;
+        assert_eq!(progress, Ok(Progress::Completed));
+        assert_eq!(throttled.calls.lock().unwrap().len(), 2);
+        let gone = scripted(vec![Err(SendError::NoSuchInvalidation {
+            invalidation_id: "I1".into(),
+        })]);
+        let progress = check(&gone, "E1", None, "I1", deadline, FAST).await;
+        assert!(matches!(
+            progress,
+            Err(SendError::NoSuchInvalidation { .. })
+        ));
+        assert_eq!(gone.calls.lock().unwrap().len(), 1);
     }
 
     #[tokio::test]

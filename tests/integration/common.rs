@@ -50,6 +50,7 @@ pub fn handler(endpoint: &str, config: Config) -> Handler<CloudFront> {
         backoff: FAST,
         metrics: None,
         queue: None,
+        watching: None,
     }
 }
 
