@@ -16,7 +16,8 @@ use crate::config::Config;
 use crate::event::work::{self, Deferred, Timestamp, Watch};
 use crate::event::{self, EventError, Reason, Skipped, Watched};
 use crate::outcome::{
-    Check, CheckFailure, Checked, Delivery, Failure, FailureReason, Outcome, RefusedPath, Verdict,
+    Asking, Check, CheckFailure, Checked, Delivery, Failure, FailureReason, Outcome, RefusedPath,
+    Verdict,
 };
 use crate::plan::{self, Invalidation};
 use crate::publish::{EventBridge, Publisher};
@@ -353,7 +354,7 @@ impl<I: Invalidator, Q: WorkQueue, P: Publisher> Handler<I, Q, P> {
         let Some((watching, _)) = self.watching() else {
             return Vec::new();
         };
-        let mut asked: Vec<(&Watch, Vec<(String, Option<usize>)>)> = Vec::new();
+        let mut asked: Vec<(&Watch, Vec<Asking>)> = Vec::new();
         for watched in kept.iter().map(|&i| &watches[i]) {
             let message = (watched.record.clone(), watched.message_index);
             let key = |watch: &Watch| {
@@ -408,7 +409,7 @@ impl<I: Invalidator, Q: WorkQueue, P: Publisher> Handler<I, Q, P> {
         match watch::after_check(watch, progress, now) {
             Next::Announce(event) => {
                 match tokio::time::timeout_at(answer_by, watching.publisher.publish(&event)).await {
-                    Ok(Ok(())) => Ok(Checked::Announced(event)),
+                    Ok(Ok(())) => Ok(Checked::Announced(Box::new(event))),
                     Ok(Err(error)) => Err(CheckFailure::Publish(error)),
                     Err(_) => Err(CheckFailure::Publish(crate::publish::PublishError(
                         "no answer before the invocation's deadline".into(),

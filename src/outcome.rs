@@ -33,16 +33,19 @@ pub struct Delivery {
 pub struct Check {
     /// The watch checked: of the messages asking, the one furthest along.
     pub watch: Watch,
-    /// The messages that asked: record label and SQS message index.
-    pub asked: Vec<(String, Option<usize>)>,
+    /// The messages that asked.
+    pub asked: Vec<Asking>,
     pub result: Result<Checked, CheckFailure>,
 }
+
+/// A message that asked for a check: its record label and SQS message index.
+pub type Asking = (String, Option<usize>);
 
 /// What a check led to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Checked {
     /// Completed or overdue: published, and no longer watched.
-    Announced(CompletionEvent),
+    Announced(Box<CompletionEvent>),
     /// Still in progress: checked again after this delay.
     CheckAgain(Duration),
 }
@@ -217,7 +220,7 @@ impl Outcome {
     /// Events published.
     pub fn announced(&self) -> impl Iterator<Item = &CompletionEvent> {
         self.checks.iter().filter_map(|check| match &check.result {
-            Ok(Checked::Announced(event)) => Some(event),
+            Ok(Checked::Announced(event)) => Some(event.as_ref()),
             _ => None,
         })
     }

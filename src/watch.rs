@@ -29,7 +29,10 @@ pub fn first(
     first_delay_seconds: u64,
     now: Timestamp,
 ) -> Option<Watch> {
-    let in_progress = receipt.status.as_deref() != Some("Completed");
+    let completed = receipt
+        .status
+        .as_deref()
+        .is_some_and(|status| status.eq_ignore_ascii_case("Completed"));
     Some(Watch {
         distribution_id: invalidation.distribution_id.clone(),
         tenant_id: None,
@@ -37,7 +40,7 @@ pub fn first(
         caller_reference: invalidation.caller_reference.clone(),
         billed_paths: invalidation.paths.len(),
         created_at: receipt.created_at.map_or(now, Timestamp::from),
-        in_progress_at: in_progress.then_some(now),
+        in_progress_at: (!completed).then_some(now),
         checks: 0,
         delay_seconds: first_delay_seconds.min(MAX_QUEUE_DELAY_SECONDS),
     })

@@ -2,7 +2,8 @@
 //! emulators do not: it dedupes by CallerReference, raises InvalidationBatchAlreadyExists,
 //! InconsistentQuantities, BatchTooLarge, InvalidArgument and MissingBody, enforces the
 //! in-progress limits (3,000 paths, 15 wildcards) until invalidations complete, and can be
-//! told to answer the next requests with a fault.
+//! told to answer the next requests with a fault. GetInvalidation (also for a distribution
+//! tenant) reports `InProgress` until an invalidation completes, as CloudFront spells it.
 //!
 //! Where the field disagrees with the documentation it can answer the field's way: a reused
 //! CallerReference refused with `InvalidArgument` (jonls/s3-deploy-website#26,
@@ -109,6 +110,10 @@ struct State {
     complete_after: Duration,
     replay_answer: ReplayAnswer,
     refused_paths: Vec<String>,
+    /// Distribution tenants, each with its distribution.
+    tenants: Vec<(String, String)>,
+    /// Invalidation ids GetInvalidation was asked for, in order.
+    checked: Vec<String>,
 }
 
 impl State {
@@ -205,6 +210,20 @@ impl FakeCloudFront {
 
     pub fn set_complete_after(&self, complete_after: Duration) {
         self.state.lock().unwrap().complete_after = complete_after;
+    }
+
+    /// Serves `tenant_id` as a tenant of `distribution_id`: GetInvalidationForDistributionTenant
+    /// finds the distribution's invalidations through it.
+    pub fn add_tenant(&self, tenant_id: &str, distribution_id: &str) {
+        let mut state = self.state.lock().unwrap();
+        state
+            .tenants
+            .push((tenant_id.to_owned(), distribution_id.to_owned()));
+    }
+
+    /// Invalidation ids GetInvalidation (either form) was asked for, in order.
+    pub fn checked(&self) -> Vec<String> {
+        self.state.lock().unwrap().checked.clone()
     }
 }
 
@@ -325,27 +344,43 @@ async fn respond(
         (Method::POST, ["2020-05-31", "distribution", id, "invalidation"]) => {
             create(&state, id, &String::from_utf8_lossy(&body)).await
         }
-        (
-            Method::GET,
-            [
-                "2020-05-31",
-                "distribution",
-                id,
-                "invalidation",
-                invalidation_id,
-            ],
-        ) => {
-            let state = state.lock().unwrap();
+        (Method::GET, ["2020-05-31", kind, id, "invalidation", invalidation_id])
+            if *kind == "distribution" || *kind == "distribution-tenant" =>
+        {
+            let mut state = state.lock().unwrap();
+            state.checked.push(invalidation_id.to_string());
+            let distribution_id = match *kind {
+                "distribution" => Some(id.to_string()),
+                _ => state
+                    .tenants
+                    .iter()
+                    .find(|(tenant, _)| tenant == id)
+                    .map(|(_, distribution)| distribution.clone()),
+            };
+            let Some(distribution_id) = distribution_id else {
+                return Ok(error_response(404, "EntityNotFound", "no such tenant"));
+            };
+            if !state.distributions.contains(&distribution_id) {
+                return Ok(error_response(
+                    404,
+                    "NoSuchDistribution",
+                    "The specified distribution does not exist.",
+                ));
+            }
             Ok(
                 match state
                     .invalidations
                     .iter()
-                    .find(|i| i.id == *invalidation_id && i.distribution_id == *id)
+                    .find(|i| i.id == *invalidation_id && i.distribution_id == distribution_id)
                 {
                     Some(found) => {
                         xml_response(StatusCode::OK, invalidation_xml(found, state.status(found)))
                     }
-                    None => error_response(404, "NoSuchInvalidation", "no such invalidation"),
+                    None => error_response(
+                        404,
+                        "NoSuchInvalidation",
+                        "The specified invalidation does not exist.",
+                    ),
                 },
             )
         }

@@ -146,9 +146,10 @@ impl Invalidator for CloudFront {
                 .map(|output| output.invalidation().map(|i| i.status().to_owned()))
                 .map_err(|error| classify_check(error, &asked))?,
         };
-        // As with CreateInvalidation, trust only an answer that says something.
+        // As with CreateInvalidation, trust only an answer that says something. CloudFront
+        // writes `Completed`; emulators (moto) write `COMPLETED`.
         match status.as_deref() {
-            Some("Completed") => Ok(Progress::Completed),
+            Some(status) if status.eq_ignore_ascii_case("Completed") => Ok(Progress::Completed),
             Some(status) if !status.is_empty() => Ok(Progress::InProgress),
             _ => Err(SendError::Transport(
                 "incomplete GetInvalidation answer".into(),

@@ -8,7 +8,7 @@ use s3_cloudfront_invalidator::config::Config;
 use s3_cloudfront_invalidator::handler::{Handler, HandlerError};
 use s3_cloudfront_invalidator::send::Invalidator;
 use s3_cloudfront_invalidator::send::{Backoff, CloudFront, https_client};
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::time::Instant;
 
 pub const DISTRIBUTION: &str = "EDFDVBD6EXAMPLE";
@@ -107,4 +107,52 @@ pub fn failed_message_ids(answer: &Value) -> Vec<&str> {
 
 pub fn deadline(after: Duration) -> Instant {
     Instant::now() + after
+}
+
+/// A new SQS queue named `name` at `endpoint` (moto), with a client for it.
+pub async fn sqs_queue(endpoint: &str, name: &str) -> (aws_sdk_sqs::Client, String) {
+    let client = aws_sdk_sqs::Client::new(&sdk_config(endpoint));
+    let url = client
+        .create_queue()
+        .queue_name(name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_owned();
+    (client, url)
+}
+
+/// Every message visible in the queue (and deletes it), as the records of one Lambda SQS
+/// event.
+pub async fn receive_all(client: &aws_sdk_sqs::Client, url: &str) -> Vec<Value> {
+    let mut records = Vec::new();
+    loop {
+        let received = client
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        let messages = received.messages();
+        if messages.is_empty() {
+            return records;
+        }
+        for message in messages {
+            records.push(json!({
+                "messageId": message.message_id().unwrap(),
+                "body": message.body().unwrap(),
+                "eventSource": "aws:sqs",
+            }));
+            client
+                .delete_message()
+                .queue_url(url)
+                .receipt_handle(message.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
 }

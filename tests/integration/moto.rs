@@ -71,7 +71,8 @@ pub async fn start_moto() -> Option<Moto> {
     panic!("moto_server did not listen on {port} within 15 s");
 }
 
-async fn create_distribution(client: &aws_sdk_cloudfront::Client) -> String {
+/// A distribution in moto's CloudFront; its id.
+pub async fn create_distribution(client: &aws_sdk_cloudfront::Client) -> String {
     let origin = Origin::builder()
         .id("site")
         .domain_name("example-site.s3.amazonaws.com")

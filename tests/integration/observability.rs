@@ -163,6 +163,7 @@ fn emf_line_follows_the_embedded_metric_format() {
             "DeferredPaths",
             "FailedRecords",
             "InvalidationsCreated",
+            "InvalidationsOverdue",
             "InvalidationsReused",
             "Retries",
             "SkippedRecords",
