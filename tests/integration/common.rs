@@ -1,5 +1,6 @@
 //! Shared by the integration tests: a real SDK client pointed at a loopback endpoint.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_cloudfront::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
@@ -9,6 +10,7 @@ use s3_cloudfront_invalidator::handler::{Handler, HandlerError};
 use s3_cloudfront_invalidator::send::Invalidator;
 use s3_cloudfront_invalidator::send::{Backoff, CloudFront, https_client};
 use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::time::Instant;
 
 pub const DISTRIBUTION: &str = "EDFDVBD6EXAMPLE";
@@ -155,4 +157,22 @@ pub async fn receive_all(client: &aws_sdk_sqs::Client, url: &str) -> Vec<Value> 
                 .unwrap();
         }
     }
+}
+
+/// Every line a function process prints, on stdout or stderr, as it prints them.
+pub fn collect_output(child: &mut tokio::process::Child) -> Arc<Mutex<Vec<String>>> {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    for stream in [
+        Box::new(child.stdout.take().unwrap()) as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
+        Box::new(child.stderr.take().unwrap()),
+    ] {
+        let lines = lines.clone();
+        tokio::spawn(async move {
+            let mut reader = BufReader::new(stream).lines();
+            while let Ok(Some(line)) = reader.next_line().await {
+                lines.lock().unwrap().push(line);
+            }
+        });
+    }
+    lines
 }

@@ -3,11 +3,13 @@
 //! reports it completed, then announced on an EventBridge bus (moto's), where a rule sends
 //! it to a queue the tests read, as a subscriber would see it.
 
+use std::process::Stdio;
 use std::time::{Duration, SystemTime};
 
 use crate::common::*;
 use crate::moto::{Moto, create_distribution, start_moto};
 use aws_sdk_eventbridge::types::Target;
+use devtools::runtime_api::{Reply, RuntimeApi};
 use s3_cloudfront_invalidator::event::work::Timestamp;
 use s3_cloudfront_invalidator::handler::{self, Handler, Watching};
 use s3_cloudfront_invalidator::outcome::{CheckFailure, Checked};
@@ -500,4 +502,99 @@ async fn bad_watch_messages_are_rejected_without_blocking_the_batch() {
         "completion check while COMPLETION_EVENTS is off: dropped"
     );
     assert!(fake.checked().is_empty());
+}
+
+/// The real binary, configured from its environment as Lambda would start it: the first check
+/// is queued, and when it finds the invalidation completed, the event is published and the time
+/// it took is measured per distribution.
+#[tokio::test]
+async fn the_binary_announces_a_completion_and_measures_how_long_it_took() {
+    let Some(moto) = start_moto().await else {
+        return;
+    };
+    let subscriber = Subscriber::start(&moto).await;
+    let (sqs, watch_url) = sqs_queue(&moto.endpoint, "watch").await;
+    let fake = fake().await;
+    fake.set_complete_after(Duration::from_secs(1));
+    let runtime = RuntimeApi::start().await.unwrap();
+    let mut function = runtime
+        .function_command(
+            env!("CARGO_BIN_EXE_s3-cloudfront-invalidator"),
+            &fake.endpoint(),
+        )
+        .env("AWS_ENDPOINT_URL_SQS", &moto.endpoint)
+        .env("AWS_ENDPOINT_URL_EVENTBRIDGE", &moto.endpoint)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "site-invalidator")
+        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+        .env("DISTRIBUTION_ID", DISTRIBUTION)
+        .env("COMPLETION_EVENTS", BUS)
+        .env("WATCH_QUEUE_URL", &watch_url)
+        .env("COMPLETION_CHECK_DELAY_SECONDS", "0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = collect_output(&mut function);
+    let timeout = Duration::from_secs(10);
+    let put = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/events/s3-put.json")).unwrap();
+    let made = runtime.invoke(put, timeout).await.unwrap();
+    assert!(matches!(made.reply, Reply::Response(_)), "{:?}", made.reply);
+    let watches = receive_all(&sqs, &watch_url).await;
+    assert_eq!(watches.len(), 1);
+
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let checked = runtime
+        .invoke(sqs_event(&watches).to_string(), timeout)
+        .await
+        .unwrap();
+    assert_eq!(
+        checked.reply,
+        Reply::Response(r#"{"batchItemFailures":[]}"#.into())
+    );
+    let events = subscriber.events().await;
+    assert_eq!(events.len(), 1, "{events:#?}");
+    let detail = &events[0]["detail"];
+    let invalidation_id = fake.invalidations()[0].id.clone();
+    assert_eq!(detail["invalidation_id"], invalidation_id.as_str());
+    assert!(
+        detail["in_progress_at"].is_string(),
+        "seen in progress: {detail}"
+    );
+    let seconds = detail["seconds_to_complete"].as_u64().unwrap();
+    assert!((1..10).contains(&seconds), "{detail}");
+
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let parsed: Vec<Value> = lines
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    let metric = parsed
+        .iter()
+        .find(|line| line.get("SecondsToComplete").is_some())
+        .expect("a SecondsToComplete line");
+    assert_eq!(metric["SecondsToComplete"], seconds);
+    assert_eq!(metric["DistributionId"], DISTRIBUTION);
+    assert_eq!(metric["InvalidationId"], invalidation_id.as_str());
+    assert_eq!(metric["FunctionName"], "site-invalidator");
+    assert_eq!(
+        metric["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+        json!([["FunctionName", "DistributionId"]])
+    );
+    assert_eq!(
+        metric["_aws"]["CloudWatchMetrics"][0]["Metrics"],
+        json!([{"Name": "SecondsToComplete", "Unit": "Seconds"}])
+    );
+    let completed = parsed
+        .iter()
+        .find(|line| line["fields"]["message"] == "invalidation completed")
+        .expect("a completion log line");
+    assert_eq!(completed["fields"]["seconds_to_complete"], seconds);
+    assert_eq!(completed["fields"]["event_id"], detail["event_id"]);
+    let outcome = parsed
+        .iter()
+        .rfind(|line| line["fields"]["message"] == "invalidation outcome")
+        .unwrap();
+    assert_eq!(outcome["fields"]["completed"], invalidation_id.as_str());
 }
