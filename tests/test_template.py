@@ -10,6 +10,7 @@ import copy
 import itertools
 import json
 import os
+import re
 import unittest
 from pathlib import Path
 
@@ -36,8 +37,13 @@ def expanded():
     return transform(template, {}, ManagedPolicies())
 
 
-def conditions(mode, existing_bucket):
+# CompletionEvents: off, a bus name, or a bus ARN.
+COMPLETION_EVENTS = ["off", "site-events", "arn:aws:events:eu-west-1:123456789012:event-bus/site-events"]
+
+
+def conditions(mode, existing_bucket, completion_events="off"):
     queued = mode == "Queued"
+    on = completion_events != "off"
     return {
         "CreateBucket": not existing_bucket,
         "UseExistingBucket": existing_bucket,
@@ -49,6 +55,10 @@ def conditions(mode, existing_bucket):
         "HasIndexDocument": True,
         "HasKeyPrefix": False,
         "HasAlarmTopic": False,
+        "CompletionEventsOn": on,
+        "CompletionBusIsArn": completion_events.split(":")[0] == "arn",
+        "QueuedCompletionEvents": queued and on,
+        "DirectCompletionEvents": not queued and on,
     }
 
 
@@ -94,7 +104,7 @@ class FunctionProperties(unittest.TestCase):
     def test_parameters_a_user_needs(self):
         for name in ["DistributionId", "BucketName", "KeyPrefix", "PathPrefix", "IndexDocument", "LogLevel",
                      "Mode", "BatchSize", "BatchingWindowSeconds", "MaximumConcurrency", "AlarmTopicArn",
-                     "LogRetentionDays"]:
+                     "LogRetentionDays", "CompletionEvents"]:
             self.assertIn(name, TEMPLATE["Parameters"])
         self.assertEqual(TEMPLATE["Parameters"]["Mode"]["AllowedValues"], ["Queued", "Direct"])
 
@@ -238,6 +248,53 @@ class BulkDeploys(unittest.TestCase):
         self.assertTrue(evaluate_rule(rule["Assertions"][0]["Assert"], defaults), "the defaults deploy")
 
 
+class CompletionEvents(unittest.TestCase):
+    """Completion checks wait in the buffer queue (Queued) or a watch queue of their own with
+    its dead-letter queue and alarm (Direct), only when the parameter names a bus."""
+
+    def test_the_parameter_takes_off_a_bus_name_or_a_bus_arn_and_nothing_the_function_refuses(self):
+        parameter = TEMPLATE["Parameters"]["CompletionEvents"]
+        self.assertEqual(parameter["Default"], "off")
+        pattern = re.compile(parameter["AllowedPattern"])
+        for accepted in COMPLETION_EVENTS + ["default", "a.b-c_d/e", "arn:aws-cn:events:cn-north-1:123456789012:event-bus/x"]:
+            self.assertTrue(pattern.match(accepted), accepted)
+        for refused in ["", "Off", "OFF", "on", "true", "Yes", "no", "0", "my bus", "x" * 257,
+                        "arn:aws:events:eu-west-1:1234:event-bus/x", "arn:aws:sqs:eu-west-1:123456789012:q"]:
+            self.assertFalse(pattern.match(refused), refused)
+
+    def test_the_function_is_told_the_bus_and_the_queue_checks_wait_in(self):
+        template = expanded()
+        for mode, bus in itertools.product(["Queued", "Direct"], COMPLETION_EVENTS):
+            variables = resources(template, conditions(mode, False, bus))["InvalidatorFunction"]["Properties"]["Environment"]["Variables"]
+            if bus == "off":
+                self.assertNotIn("COMPLETION_EVENTS", variables, mode)
+                self.assertNotIn("WATCH_QUEUE_URL", variables, mode)
+                continue
+            self.assertEqual(variables["COMPLETION_EVENTS"], {"Ref": "CompletionEvents"})
+            queue = "BufferQueue" if mode == "Queued" else "WatchQueue"
+            self.assertEqual(variables["WATCH_QUEUE_URL"], {"Ref": queue}, (mode, bus))
+
+    def test_direct_mode_gets_a_watch_queue_that_invokes_the_function_and_never_drops_a_check(self):
+        template = expanded()
+        watch_resources = {"WatchQueue", "WatchDeadLetterQueue", "WatchQueueToFunction", "ChecksFailing"}
+        for mode, bus in itertools.product(["Queued", "Direct"], COMPLETION_EVENTS):
+            res = resources(template, conditions(mode, False, bus))
+            if mode == "Queued" or bus == "off":
+                self.assertFalse(watch_resources & set(res), (mode, bus))
+                continue
+            self.assertLessEqual(watch_resources, set(res))
+            queue = res["WatchQueue"]["Properties"]
+            timeout = TEMPLATE["Resources"]["InvalidatorFunction"]["Properties"]["Timeout"]
+            self.assertGreaterEqual(queue["VisibilityTimeout"], 6 * timeout)
+            self.assertEqual(queue["RedrivePolicy"]["deadLetterTargetArn"], {"Fn::GetAtt": ["WatchDeadLetterQueue", "Arn"]})
+            mapping = res["WatchQueueToFunction"]["Properties"]
+            self.assertEqual(mapping["EventSourceArn"], {"Fn::GetAtt": ["WatchQueue", "Arn"]})
+            self.assertEqual(mapping["FunctionResponseTypes"], ["ReportBatchItemFailures"])
+            self.assertLessEqual(mapping["BatchSize"], 10, "no batching window needed")
+            alarm = res["ChecksFailing"]["Properties"]
+            self.assertEqual(alarm["Dimensions"][0]["Value"], {"Fn::GetAtt": ["WatchDeadLetterQueue", "QueueName"]})
+
+
 class CheckovSkips(unittest.TestCase):
     def test_every_skip_is_one_check_with_a_one_line_reason(self):
         skipped = 0
@@ -249,25 +306,39 @@ class CheckovSkips(unittest.TestCase):
         self.assertGreater(skipped, 0)
 
 
+BUS_ARN = {
+    "site-events": {"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${CompletionEvents}"},
+    COMPLETION_EVENTS[2]: {"Ref": "CompletionEvents"},
+}
+
+
 class LeastPrivilege(unittest.TestCase):
     """The role may invalidate the one distribution, read its own queue and defer work to
-    it in Queued mode, send to its failure queue, and write logs; nothing else, in every
-    mode."""
+    it in Queued mode, send to its failure queue, and write logs; with completion events,
+    also read that distribution's invalidations, publish to that one bus, and (Direct mode)
+    read and write its watch queue; nothing else, in every mode."""
 
-    def allowed(self, queued):
+    def allowed(self, queued, bus):
         allowed = {
             ("cloudfront:CreateInvalidation", json.dumps(DISTRIBUTION_ARN)),
             ("sqs:SendMessage", json.dumps({"Fn::GetAtt": ["FailureQueue", "Arn"]})),
         }
+        queue_actions = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility", "sqs:SendMessage"]
         if queued:
-            for action in ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility", "sqs:SendMessage"]:
+            for action in queue_actions:
                 allowed.add((action, json.dumps({"Fn::GetAtt": ["BufferQueue", "Arn"]})))
+        if bus != "off":
+            allowed.add(("cloudfront:GetInvalidation", json.dumps(DISTRIBUTION_ARN)))
+            allowed.add(("events:PutEvents", json.dumps(BUS_ARN[bus])))
+            if not queued:
+                for action in queue_actions:
+                    allowed.add((action, json.dumps({"Fn::GetAtt": ["WatchQueue", "Arn"]})))
         return allowed
 
     def test_role_grants_nothing_beyond_what_the_function_needs(self):
         template = expanded()
-        for mode, existing in itertools.product(["Queued", "Direct"], [False, True]):
-            truth = conditions(mode, existing)
+        for mode, existing, bus in itertools.product(["Queued", "Direct"], [False, True], COMPLETION_EVENTS):
+            truth = conditions(mode, existing, bus)
             res = resources(template, truth)
             roles = {name: r for name, r in res.items() if r["Type"] == "AWS::IAM::Role"}
             self.assertEqual(list(roles), ["InvalidatorFunctionRole"], (mode, existing))
@@ -280,17 +351,17 @@ class LeastPrivilege(unittest.TestCase):
                     self.assertNotIn("NotAction", statement)
                     self.assertNotIn("NotResource", statement)
                     for action, resource in itertools.product(as_list(statement["Action"]), as_list(statement["Resource"])):
-                        self.assertNotIn("*", action, (mode, existing))
-                        self.assertNotEqual(resource, "*", (mode, existing))
+                        self.assertNotIn("*", action, (mode, existing, bus))
+                        self.assertNotEqual(resource, "*", (mode, existing, bus))
                         granted.add((action, json.dumps(resource)))
-            self.assertEqual(granted, self.allowed(mode == "Queued"), (mode, existing))
+            self.assertEqual(granted, self.allowed(mode == "Queued", bus), (mode, existing, bus))
             assume = role["AssumeRolePolicyDocument"]["Statement"]
             self.assertEqual([s["Principal"] for s in assume], [{"Service": ["lambda.amazonaws.com"]}])
 
     def test_only_s3_and_eventbridge_of_this_account_may_invoke_or_enqueue(self):
         template = expanded()
-        for mode, existing in itertools.product(["Queued", "Direct"], [False, True]):
-            res = resources(template, conditions(mode, existing))
+        for mode, existing, bus in itertools.product(["Queued", "Direct"], [False, True], COMPLETION_EVENTS):
+            res = resources(template, conditions(mode, existing, bus))
             for name, r in res.items():
                 if r["Type"] == "AWS::Lambda::Permission":
                     props = r["Properties"]
