@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::SqsBatchResponse;
 use futures_util::future::join_all;
+use futures_util::stream::{self, StreamExt};
 use lambda_runtime::Diagnostic;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::config::Config;
+use crate::config::{CompletionEvents, Config};
 use crate::event::work::{self, Deferred, Timestamp, Watch};
 use crate::event::{self, EventError, Reason, Skipped, Watched};
 use crate::outcome::{
@@ -20,7 +21,7 @@ use crate::outcome::{
     Verdict,
 };
 use crate::plan::{self, Invalidation};
-use crate::publish::{EventBridge, Publisher};
+use crate::publish::{EventBridge, PublishError, Publisher};
 use crate::queue::{self, QueueError, Sqs, WorkQueue};
 use crate::report;
 use crate::send::{Backoff, Invalidator, SendError, check, send};
@@ -62,6 +63,10 @@ pub struct Metrics {
     pub namespace: String,
     pub function_name: String,
 }
+
+/// Completion checks in flight at once: a batch can hold many, and CloudFront throttles its
+/// API after a handful of quick calls.
+const CHECKS_AT_ONCE: usize = 4;
 
 /// Requests one invocation may spend finding the paths CloudFront refuses: enough to isolate
 /// a few bad paths among 3,000 (about 2 log2 n each), and few enough for its rate limit.
@@ -311,7 +316,7 @@ impl<I: Invalidator, Q: WorkQueue, P: Publisher> Handler<I, Q, P> {
     }
 
     /// The queue and bus, and the settings for them, when completion events are on.
-    fn watching(&self) -> Option<(&Watching<Q, P>, &crate::config::CompletionEvents)> {
+    fn watching(&self) -> Option<(&Watching<Q, P>, &CompletionEvents)> {
         Some((self.watching.as_ref()?, self.config.completion.as_ref()?))
     }
 
@@ -354,19 +359,16 @@ impl<I: Invalidator, Q: WorkQueue, P: Publisher> Handler<I, Q, P> {
         let Some((watching, _)) = self.watching() else {
             return Vec::new();
         };
+        let same = |a: &Watch, b: &Watch| {
+            (&a.distribution_id, &a.tenant_id, &a.invalidation_id)
+                == (&b.distribution_id, &b.tenant_id, &b.invalidation_id)
+        };
         let mut asked: Vec<(&Watch, Vec<Asking>)> = Vec::new();
         for watched in kept.iter().map(|&i| &watches[i]) {
             let message = (watched.record.clone(), watched.message_index);
-            let key = |watch: &Watch| {
-                (
-                    watch.distribution_id.clone(),
-                    watch.tenant_id.clone(),
-                    watch.invalidation_id.clone(),
-                )
-            };
             match asked
                 .iter_mut()
-                .find(|(watch, _)| key(watch) == key(&watched.watch))
+                .find(|(watch, _)| same(watch, &watched.watch))
             {
                 Some((watch, messages)) => {
                     messages.push(message);
@@ -377,14 +379,17 @@ impl<I: Invalidator, Q: WorkQueue, P: Publisher> Handler<I, Q, P> {
                 None => asked.push((&watched.watch, vec![message])),
             }
         }
-        join_all(asked.into_iter().map(|(watch, asked)| async move {
-            Check {
-                result: self.check_one(watching, watch, deadline, answer_by).await,
-                watch: watch.clone(),
-                asked,
-            }
-        }))
-        .await
+        stream::iter(asked)
+            .map(|(watch, asked)| async move {
+                Check {
+                    result: self.check_one(watching, watch, deadline, answer_by).await,
+                    watch: watch.clone(),
+                    asked,
+                }
+            })
+            .buffer_unordered(CHECKS_AT_ONCE)
+            .collect()
+            .await
     }
 
     /// One check: GetInvalidation, then publish the announcement or queue the next check.
@@ -411,7 +416,7 @@ impl<I: Invalidator, Q: WorkQueue, P: Publisher> Handler<I, Q, P> {
                 match tokio::time::timeout_at(answer_by, watching.publisher.publish(&event)).await {
                     Ok(Ok(())) => Ok(Checked::Announced(Box::new(event))),
                     Ok(Err(error)) => Err(CheckFailure::Publish(error)),
-                    Err(_) => Err(CheckFailure::Publish(crate::publish::PublishError(
+                    Err(_) => Err(CheckFailure::Publish(PublishError(
                         "no answer before the invocation's deadline".into(),
                     ))),
                 }
