@@ -11,10 +11,11 @@ use crate::moto::{Moto, create_distribution, start_moto};
 use aws_sdk_eventbridge::types::Target;
 use devtools::runtime_api::{Reply, RuntimeApi};
 use s3_cloudfront_invalidator::event::work::Timestamp;
-use s3_cloudfront_invalidator::handler::{self, Handler, Watching};
+use s3_cloudfront_invalidator::handler::{self, Handler, HandlerError, Watching};
 use s3_cloudfront_invalidator::outcome::{CheckFailure, Checked};
 use s3_cloudfront_invalidator::publish::EventBridge;
 use s3_cloudfront_invalidator::queue::Sqs;
+use s3_cloudfront_invalidator::report::counts;
 use s3_cloudfront_invalidator::send::{CloudFront, SendError};
 use serde_json::{Value, json};
 
@@ -293,10 +294,15 @@ async fn an_invalidation_in_progress_is_checked_later_and_later_then_announced_o
     let half_an_hour_ago = SystemTime::now() - Duration::from_secs(30 * 60 + 5);
     late["watch"]["created_at"] = json!(Timestamp::from(half_an_hour_ago).to_string());
     message["body"] = json!(late.to_string());
-    let answer = handler
-        .handle_json(&sqs_event(&[message]), deadline(Duration::from_secs(10)))
+    let outcome = handler
+        .run(
+            sqs_event(&[message]).to_string().as_bytes(),
+            deadline(Duration::from_secs(10)),
+        )
         .await
         .unwrap();
+    assert_eq!(counts(&outcome).invalidations_overdue, 1);
+    let answer = serde_json::to_value(handler::answer(&outcome).unwrap()).unwrap();
     assert!(failed_message_ids(&answer).is_empty(), "{answer}");
     let events = subscriber.events().await;
     assert_eq!(events.len(), 1, "{events:#?}");
@@ -386,6 +392,15 @@ async fn a_check_that_cannot_be_queued_sends_the_messages_back() {
         fake.invalidations().len(),
         1,
         "made, and found again next time"
+    );
+    // A direct event is handed back to Lambda, to retry.
+    let error = handle_sample(&handler, "s3-put.json").await.unwrap_err();
+    assert!(matches!(error, HandlerError::RetryLater { .. }), "{error}");
+    assert!(
+        error.to_string().contains(
+            "was made, but its completion check was not queued: could not write to the work queue"
+        ),
+        "{error}"
     );
 }
 
