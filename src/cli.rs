@@ -6,14 +6,14 @@ use std::io::Read;
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::event::{EventError, Skipped, decode};
+use crate::event::{EventError, Reason, Skipped, decode};
 use crate::plan::{Invalidation, Summary, plan};
 
 /// The documented output shape, fields in this order.
 #[derive(Serialize)]
 struct PlanOutput<'a> {
     invalidations: &'a [Invalidation],
-    skipped: Vec<&'a Skipped>,
+    skipped: Vec<Skipped>,
     summary: Summary,
 }
 
@@ -50,9 +50,26 @@ pub fn plan_command(source: Option<&str>, config: &Config) -> Result<String, Pla
     };
     let decoded = decode(&raw)?;
     let plan = plan(&decoded, config);
+    // A completion check needs CloudFront's answer: listed, so every record is accounted for.
+    let checks = plan.watches.iter().map(|&i| {
+        let watched = &decoded.watches[i];
+        Skipped {
+            record: watched.record.clone(),
+            reason: Reason::CompletionCheck {
+                invalidation_id: watched.watch.invalidation_id.clone(),
+            },
+            message_index: watched.message_index,
+        }
+    });
     let output = PlanOutput {
         invalidations: &plan.invalidations,
-        skipped: plan.skipped.iter().chain(&plan.rejected).collect(),
+        skipped: plan
+            .skipped
+            .iter()
+            .chain(&plan.rejected)
+            .cloned()
+            .chain(checks)
+            .collect(),
         summary: plan.summary,
     };
     Ok(serde_json::to_string_pretty(&output).expect("plain structs always serialise"))

@@ -15,6 +15,9 @@ pub const MAX_WILDCARDS_IN_PROGRESS: usize = 15;
 /// origins are the bucket to be found at start-up.
 pub const AUTO: &str = "auto";
 
+/// SQS holds a message back at most this long (`DelaySeconds`).
+pub const MAX_QUEUE_DELAY_SECONDS: u64 = 900;
+
 /// Where changes of one bucket (or any bucket) under one key prefix are served, and how.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Route {
@@ -129,7 +132,28 @@ pub struct Config {
     /// Where invalidations CloudFront has no room for are deferred; `None` retries them
     /// until the deadline and hands the event back instead.
     pub defer: Option<Defer>,
+    /// Where and how completions are announced; `None` (`COMPLETION_EVENTS=off`) watches
+    /// nothing.
+    pub completion: Option<CompletionEvents>,
 }
+
+/// Completion events: each invalidation is checked through the function's own queue until
+/// CloudFront reports it completed, then announced on an EventBridge bus.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompletionEvents {
+    /// The bus's name or ARN, as PutEvents takes it.
+    pub bus: String,
+    /// The SQS queue whose messages invoke this function, where checks wait their turn.
+    pub queue_url: String,
+    /// Delay of a first check; each further check waits twice as long as the one before.
+    pub first_delay_seconds: u64,
+}
+
+/// Default delay of a first completion check. CloudFront reports most invalidations completed
+/// within a minute (AWS's own `invalidation-completed` waiter polls every 20 s and gives up
+/// after 10 minutes), so a first look after a minute usually finds it done: one check per
+/// invalidation, and a SecondsToComplete that overstates by less than a minute.
+const DEFAULT_COMPLETION_CHECK_DELAY_SECONDS: usize = 60;
 
 /// Deferral of invalidations to the function's own queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -366,26 +390,17 @@ impl Config {
             }),
             defer: match get("DEFER_QUEUE_URL") {
                 None => None,
-                Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
-                    Some(Defer {
-                        queue_url: url,
-                        first_delay_seconds: parse_number(
-                            get("DEFER_DELAY_SECONDS"),
-                            "DEFER_DELAY_SECONDS",
-                            60,
-                            0..=900,
-                        )? as u64,
-                    })
-                }
-                Some(other) => {
-                    return Err(invalid(
-                        "DEFER_QUEUE_URL",
-                        format!(
-                            "{other:?} is not a queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME)"
-                        ),
-                    ));
-                }
+                Some(url) => Some(Defer {
+                    queue_url: queue_url(url, "DEFER_QUEUE_URL")?,
+                    first_delay_seconds: parse_number(
+                        get("DEFER_DELAY_SECONDS"),
+                        "DEFER_DELAY_SECONDS",
+                        60,
+                        0..=MAX_QUEUE_DELAY_SECONDS as usize,
+                    )? as u64,
+                }),
             },
+            completion: CompletionEvents::from_lookup(&get)?,
         })
     }
 
@@ -582,6 +597,86 @@ fn check_roles(routes: &[Route]) -> Result<(), ConfigError> {
     }
     Ok(())
 }
+
+fn queue_url(url: String, variable: &'static str) -> Result<String, ConfigError> {
+    if url.starts_with("https://") || url.starts_with("http://") {
+        Ok(url)
+    } else {
+        Err(invalid(
+            variable,
+            format!("{url:?} is not a queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME)"),
+        ))
+    }
+}
+
+impl CompletionEvents {
+    fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Self>, ConfigError> {
+        let queue = get("WATCH_QUEUE_URL");
+        let bus = match get("COMPLETION_EVENTS").map(|bus| bus.trim().to_owned()) {
+            None => None,
+            Some(off) if off.eq_ignore_ascii_case("off") => None,
+            Some(bus) => Some(event_bus(bus)?),
+        };
+        match (bus, queue) {
+            (None, None) => Ok(None),
+            (None, Some(_)) => Err(invalid(
+                "WATCH_QUEUE_URL",
+                "is set but COMPLETION_EVENTS is off: set COMPLETION_EVENTS to an EventBridge bus, or unset WATCH_QUEUE_URL",
+            )),
+            (Some(_), None) => Err(invalid(
+                "WATCH_QUEUE_URL",
+                "is not set: COMPLETION_EVENTS needs the URL of an SQS queue whose messages invoke this function (in Queued mode, its buffer queue)",
+            )),
+            (Some(bus), Some(url)) => Ok(Some(CompletionEvents {
+                bus,
+                queue_url: queue_url(url, "WATCH_QUEUE_URL")?,
+                first_delay_seconds: parse_number(
+                    get("COMPLETION_CHECK_DELAY_SECONDS"),
+                    "COMPLETION_CHECK_DELAY_SECONDS",
+                    DEFAULT_COMPLETION_CHECK_DELAY_SECONDS,
+                    0..=MAX_QUEUE_DELAY_SECONDS as usize,
+                )? as u64,
+            })),
+        }
+    }
+}
+
+/// An EventBridge bus as PutEvents takes it: a name (up to 256 of `A-Za-z0-9._-/`), or an
+/// `arn:PARTITION:events:REGION:ACCOUNT:event-bus/NAME`. A yes/no word is refused rather than
+/// read as the name of a bus nobody made.
+fn event_bus(bus: String) -> Result<String, ConfigError> {
+    let is_name = |name: &str| {
+        (1..=256).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-/".contains(&b))
+    };
+    let is_arn = |arn: &str| {
+        let parts: Vec<&str> = arn.splitn(6, ':').collect();
+        matches!(
+            parts.as_slice(),
+            ["arn", partition, "events", region, account, resource]
+                if partition.starts_with("aws")
+                    && !region.is_empty()
+                    && account.len() == 12
+                    && account.bytes().all(|b| b.is_ascii_digit())
+                    && resource.strip_prefix("event-bus/").is_some_and(is_name)
+        )
+    };
+    let yes_no = ["on", "true", "yes", "1", "false", "no", "0"];
+    if yes_no.iter().any(|word| bus.eq_ignore_ascii_case(word))
+        || !(is_arn(&bus) || (!bus.starts_with("arn:") && is_name(&bus)))
+    {
+        return Err(invalid(
+            "COMPLETION_EVENTS",
+            format!(
+                "{bus:?} is not an EventBridge bus: set it to off, or to the name or ARN of a bus (default for the account's default bus)"
+            ),
+        ));
+    }
+    Ok(bus)
+}
+
 /// When busy directories are replaced by one wildcard path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CollapsePolicy {
@@ -886,6 +981,81 @@ mod tests {
             err.contains("ROUTES reach distribution EA through the function's own credentials and through role arn:aws:iam::111122223333:role/x"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn completion_events_need_a_bus_and_a_queue() {
+        let off = config(&[("DISTRIBUTION_ID", "EA"), ("COMPLETION_EVENTS", "OFF")]).unwrap();
+        assert_eq!(off.completion, None);
+        let queue = "https://sqs.us-east-1.amazonaws.com/123456789012/watch";
+        for bus in [
+            "default",
+            "site-events",
+            "arn:aws:events:eu-west-1:123456789012:event-bus/site-events",
+        ] {
+            let on = config(&[
+                ("DISTRIBUTION_ID", "EA"),
+                ("COMPLETION_EVENTS", bus),
+                ("WATCH_QUEUE_URL", queue),
+            ])
+            .unwrap();
+            assert_eq!(
+                on.completion,
+                Some(CompletionEvents {
+                    bus: bus.into(),
+                    queue_url: queue.into(),
+                    first_delay_seconds: 60
+                })
+            );
+        }
+        let cases = [
+            (
+                vec![("COMPLETION_EVENTS", "site-events")],
+                "WATCH_QUEUE_URL is not set: COMPLETION_EVENTS needs",
+            ),
+            (
+                vec![("WATCH_QUEUE_URL", queue)],
+                "WATCH_QUEUE_URL is set but COMPLETION_EVENTS is off",
+            ),
+            (
+                vec![("COMPLETION_EVENTS", "on"), ("WATCH_QUEUE_URL", queue)],
+                "COMPLETION_EVENTS \"on\" is not an EventBridge bus: set it to off, or to the name or ARN",
+            ),
+            (
+                vec![("COMPLETION_EVENTS", "my bus"), ("WATCH_QUEUE_URL", queue)],
+                "COMPLETION_EVENTS \"my bus\" is not an EventBridge bus",
+            ),
+            (
+                vec![
+                    (
+                        "COMPLETION_EVENTS",
+                        "arn:aws:events:eu-west-1:1234:event-bus/x",
+                    ),
+                    ("WATCH_QUEUE_URL", queue),
+                ],
+                "is not an EventBridge bus",
+            ),
+            (
+                vec![
+                    ("COMPLETION_EVENTS", "default"),
+                    ("WATCH_QUEUE_URL", "watch"),
+                ],
+                "WATCH_QUEUE_URL \"watch\" is not a queue URL",
+            ),
+            (
+                vec![
+                    ("COMPLETION_EVENTS", "default"),
+                    ("WATCH_QUEUE_URL", queue),
+                    ("COMPLETION_CHECK_DELAY_SECONDS", "901"),
+                ],
+                "COMPLETION_CHECK_DELAY_SECONDS \"901\" is not a whole number from 0 to 900",
+            ),
+        ];
+        for (mut vars, expected) in cases {
+            vars.push(("DISTRIBUTION_ID", "EA"));
+            let err = config(&vars).unwrap_err().to_string();
+            assert!(err.contains(expected), "{vars:?}: {err}");
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! One invocation: decode, plan, send (isolating paths CloudFront refuses), and answer in
-//! the shape the event source expects.
+//! One invocation: decode, plan, send (isolating paths CloudFront refuses), queue what must
+//! wait (deferred paths, completion checks), make the completion checks asked for, and answer
+//! in the shape the event source expects.
 
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -7,29 +8,36 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::SqsBatchResponse;
 use futures_util::future::join_all;
+use futures_util::stream::{self, StreamExt};
 use lambda_runtime::Diagnostic;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::config::Config;
-use crate::event::work::{self, Deferred};
-use crate::event::{self, EventError, Reason, Skipped};
-use crate::outcome::{Delivery, Outcome, RefusedPath, Verdict};
-use crate::plan::{self, Invalidation};
-use crate::queue::{self, Sqs, WorkQueue};
+use crate::config::{CompletionEvents, Config};
+use crate::event::work::{self, Deferred, Timestamp, Watch};
+use crate::event::{self, EventError, Reason, Skipped, Watched};
+use crate::outcome::{
+    Asking, Check, CheckFailure, Checked, Delivery, Failure, FailureReason, Outcome, RefusedPath,
+    Verdict,
+};
+use crate::plan::{self, Destination, Invalidation};
+use crate::publish::{EventBridge, PublishError, Publisher};
+use crate::queue::{self, QueueError, Sqs, WorkQueue};
 use crate::report;
-use crate::send::{Backoff, Invalidator, SendError, send};
+use crate::send::{Backoff, Invalidator, SendError, check, send};
+use crate::watch::{self, Next};
 
 /// Time kept back from the Lambda deadline to answer (and log) before being cut off.
 pub const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
 
-/// Time kept back from the deadline to write deferred work to the queue.
+/// Time kept back from the deadline to write to the queue (deferred work, completion checks)
+/// and to publish completion events.
 pub const DEFER_RESERVE: Duration = Duration::from_secs(2);
 
 /// Deferred paths go out in messages of at most this many bytes (SQS allows 256 KiB).
 const MAX_DEFERRED_BYTES: usize = 200_000;
 
-pub struct Handler<I, Q = Sqs> {
+pub struct Handler<I, Q = Sqs, P = EventBridge> {
     pub config: Config,
     pub invalidator: I,
     pub backoff: Backoff,
@@ -37,6 +45,16 @@ pub struct Handler<I, Q = Sqs> {
     pub metrics: Option<Metrics>,
     /// Where deferred invalidations go ([`Config::defer`]); `None` turns deferral off.
     pub queue: Option<Q>,
+    /// Where completion checks wait and completions are announced
+    /// ([`Config::completion`]); `None` watches nothing.
+    pub watching: Option<Watching<Q, P>>,
+}
+
+/// The queue completion checks wait in, and the bus completions are announced on.
+#[derive(Debug, Clone)]
+pub struct Watching<Q, P> {
+    pub queue: Q,
+    pub publisher: P,
 }
 
 /// The CloudWatch namespace and dimension of the metrics lines.
@@ -45,6 +63,10 @@ pub struct Metrics {
     pub namespace: String,
     pub function_name: String,
 }
+
+/// Completion checks in flight at once: a batch can hold many, and CloudFront throttles its
+/// API after a handful of quick calls.
+const CHECKS_AT_ONCE: usize = 4;
 
 /// Requests one invocation may spend finding the paths CloudFront refuses: enough to isolate
 /// a few bad paths among 3,000 (about 2 log2 n each), and few enough for its rate limit.
@@ -85,6 +107,8 @@ pub enum Problem {
         paths: Vec<String>,
         error: SendError,
     },
+    /// Made but not watched, or a completion check that did not finish.
+    Unfinished(Failure),
 }
 
 impl fmt::Display for Problem {
@@ -109,6 +133,7 @@ impl fmt::Display for Problem {
                 }
                 write!(f, "): {error}")
             }
+            Problem::Unfinished(Failure { record, reason }) => write!(f, "{record}: {reason}"),
         }
     }
 }
@@ -179,7 +204,7 @@ pub struct Sent {
 }
 
 impl<I: Invalidator> Handler<I> {
-    /// A handler without metrics or deferral.
+    /// A handler without metrics, deferral or completion checks.
     pub fn new(config: Config, invalidator: I) -> Self {
         Handler {
             config,
@@ -187,11 +212,12 @@ impl<I: Invalidator> Handler<I> {
             backoff: Backoff::default(),
             metrics: None,
             queue: None,
+            watching: None,
         }
     }
 }
 
-impl<I: Invalidator, Q: WorkQueue> Handler<I, Q> {
+impl<I: Invalidator, Q: WorkQueue, P: Publisher> Handler<I, Q, P> {
     /// Runs one event (the payload's JSON), logs and measures it; `deadline` is when the
     /// answer must be ready.
     pub async fn handle(&self, event: &[u8], deadline: Instant) -> Result<Answer, HandlerError> {
@@ -224,6 +250,14 @@ impl<I: Invalidator, Q: WorkQueue> Handler<I, Q> {
                     now
                 )
             );
+            for line in report::completion_emf_lines(
+                &outcome,
+                &metrics.namespace,
+                &metrics.function_name,
+                request_id,
+            ) {
+                println!("{line}");
+            }
         }
         answer(&outcome)
     }
@@ -248,13 +282,17 @@ impl<I: Invalidator, Q: WorkQueue> Handler<I, Q> {
             }
         }
         let isolation_budget = AtomicUsize::new(ISOLATION_REQUESTS);
-        let deadline = match (&self.queue, &self.config.defer) {
-            (Some(_), Some(_)) => deadline - DEFER_RESERVE,
-            _ => deadline,
+        let writes_to_queue = matches!((&self.queue, &self.config.defer), (Some(_), Some(_)))
+            || self.watching().is_some();
+        let answer_by = deadline;
+        let deadline = if writes_to_queue {
+            deadline - DEFER_RESERVE
+        } else {
+            deadline
         };
         let changes = &decoded.changes;
         let budget = &isolation_budget;
-        let groups = join_all(by_distribution.into_iter().map(|group| async move {
+        let sending = join_all(by_distribution.into_iter().map(|group| async move {
             let mut deliveries = Vec::new();
             let mut refused = Vec::new();
             for invalidation in group {
@@ -269,18 +307,148 @@ impl<I: Invalidator, Q: WorkQueue> Handler<I, Q> {
                 .await;
             }
             (deliveries, refused)
-        }))
-        .await;
+        }));
+        // Checks go alongside the sends: they touch other invalidations.
+        let (groups, checks) = tokio::join!(
+            sending,
+            self.check_all(&decoded.watches, &plan.watches, deadline, answer_by)
+        );
         let (deliveries, refused): (Vec<_>, Vec<_>) = groups.into_iter().unzip();
         let mut deliveries: Vec<Delivery> = deliveries.into_iter().flatten().collect();
         self.defer(&mut deliveries, changes).await;
+        self.watch_new(&mut deliveries, answer_by).await;
         Ok(Outcome {
             plan,
             deliveries,
             refused: refused.into_iter().flatten().collect(),
+            checks,
             changes: decoded.changes,
             sqs_message_ids: decoded.sqs_message_ids,
         })
+    }
+
+    /// The queue and bus, and the settings for them, when completion events are on.
+    fn watching(&self) -> Option<(&Watching<Q, P>, &CompletionEvents)> {
+        Some((self.watching.as_ref()?, self.config.completion.as_ref()?))
+    }
+
+    /// Queues the first completion check of every invalidation made or found. One that cannot
+    /// be queued fails its changes, so they come back and the check is queued then: nothing is
+    /// acknowledged before what replaces it is written.
+    async fn watch_new(&self, deliveries: &mut [Delivery], answer_by: Instant) {
+        let Some((watching, settings)) = self.watching() else {
+            return;
+        };
+        let now = Timestamp::from(std::time::SystemTime::now());
+        let writes = deliveries.iter_mut().filter_map(|delivery| {
+            let receipt = delivery.sent.result.as_ref().ok()?;
+            let watch = watch::first(
+                &delivery.invalidation,
+                receipt,
+                settings.first_delay_seconds,
+                now,
+            )?;
+            Some(async move {
+                if let Err(error) = enqueue(&watching.queue, &watch, answer_by).await {
+                    tracing::warn!(invalidation_id = %watch.invalidation_id, %error, "could not queue the completion check");
+                    delivery.unwatched = Some(error);
+                }
+            })
+        });
+        join_all(writes).await;
+    }
+
+    /// Makes the completion checks the plan kept, once per invalidation however many messages
+    /// ask for it (SQS may deliver one twice), so each is published at most once per invocation.
+    /// A handler built without a queue and bus makes none.
+    async fn check_all(
+        &self,
+        watches: &[Watched],
+        kept: &[usize],
+        deadline: Instant,
+        answer_by: Instant,
+    ) -> Vec<Check> {
+        let Some((watching, _)) = self.watching() else {
+            return Vec::new();
+        };
+        let same = |a: &Watch, b: &Watch| {
+            (&a.distribution_id, &a.tenant_id, &a.invalidation_id)
+                == (&b.distribution_id, &b.tenant_id, &b.invalidation_id)
+        };
+        let mut asked: Vec<(&Watch, Vec<Asking>)> = Vec::new();
+        for watched in kept.iter().map(|&i| &watches[i]) {
+            let message = (watched.record.clone(), watched.message_index);
+            match asked
+                .iter_mut()
+                .find(|(watch, _)| same(watch, &watched.watch))
+            {
+                Some((watch, messages)) => {
+                    messages.push(message);
+                    if watched.watch.checks > watch.checks {
+                        *watch = &watched.watch;
+                    }
+                }
+                None => asked.push((&watched.watch, vec![message])),
+            }
+        }
+        stream::iter(asked)
+            .map(|(watch, asked)| async move {
+                Check {
+                    result: self.check_one(watching, watch, deadline, answer_by).await,
+                    watch: watch.clone(),
+                    asked,
+                }
+            })
+            .buffer_unordered(CHECKS_AT_ONCE)
+            .collect()
+            .await
+    }
+
+    /// One check: GetInvalidation, then publish the announcement or queue the next check.
+    async fn check_one(
+        &self,
+        watching: &Watching<Q, P>,
+        watch: &Watch,
+        deadline: Instant,
+        answer_by: Instant,
+    ) -> Result<Checked, CheckFailure> {
+        // The role that reaches the distribution follows from the configuration.
+        let role = self
+            .config
+            .routes
+            .iter()
+            .find(|route| route.distribution_id == watch.distribution_id)
+            .and_then(|route| route.role.as_ref());
+        let destination = Destination {
+            distribution_id: &watch.distribution_id,
+            tenant_id: watch.tenant_id.as_deref(),
+            role,
+        };
+        let progress = check(
+            &self.invalidator,
+            destination,
+            &watch.invalidation_id,
+            deadline,
+            self.backoff,
+        )
+        .await
+        .map_err(CheckFailure::Check)?;
+        let now = Timestamp::from(std::time::SystemTime::now());
+        match watch::after_check(watch, progress, now) {
+            Next::Announce(event) => {
+                match tokio::time::timeout_at(answer_by, watching.publisher.publish(&event)).await {
+                    Ok(Ok(())) => Ok(Checked::Announced(Box::new(event))),
+                    Ok(Err(error)) => Err(CheckFailure::Publish(error)),
+                    Err(_) => Err(CheckFailure::Publish(PublishError(
+                        "no answer before the invocation's deadline".into(),
+                    ))),
+                }
+            }
+            Next::CheckAgain(next) => enqueue(&watching.queue, &next, answer_by)
+                .await
+                .map(Checked::CheckAgain)
+                .map_err(CheckFailure::Queue),
+        }
     }
 
     /// Sends one planned request. When CloudFront refuses it for a path, the request is split
@@ -347,6 +515,7 @@ impl<I: Invalidator, Q: WorkQueue> Handler<I, Q> {
                 invalidation,
                 sent,
                 deferred: None,
+                unwatched: None,
             });
         }
     }
@@ -403,6 +572,21 @@ impl<I: Invalidator, Q: WorkQueue> Handler<I, Q> {
     }
 }
 
+/// Writes `watch` to `queue`, due after its delay; answers the delay.
+async fn enqueue(
+    queue: &impl WorkQueue,
+    watch: &Watch,
+    answer_by: Instant,
+) -> Result<Duration, QueueError> {
+    let delay = Duration::from_secs(watch.delay_seconds).min(queue::MAX_DELAY);
+    match tokio::time::timeout_at(answer_by, queue.send(watch.to_body(), delay)).await {
+        Ok(result) => result.map(|()| delay),
+        Err(_) => Err(QueueError(
+            "no answer before the invocation's deadline".into(),
+        )),
+    }
+}
+
 /// Paths in runs whose deferred message stays within [`MAX_DEFERRED_BYTES`].
 fn chunks(paths: &[String]) -> impl Iterator<Item = &[String]> {
     let mut rest = paths;
@@ -455,6 +639,18 @@ pub fn answer(outcome: &Outcome) -> Result<Answer, HandlerError> {
                 paths: invalidation.paths.clone(),
                 error: error.clone(),
             }),
+    );
+    problems.extend(
+        outcome
+            .failures()
+            .into_iter()
+            .filter(|failure| {
+                matches!(
+                    failure.reason,
+                    FailureReason::Unwatched { .. } | FailureReason::Unchecked { .. }
+                )
+            })
+            .map(Problem::Unfinished),
     );
     let created = outcome.receipts().count();
     match verdict {

@@ -3,7 +3,8 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use s3_cloudfront_invalidator::cli::plan_command;
 use s3_cloudfront_invalidator::config::Config;
 use s3_cloudfront_invalidator::discover::discover;
-use s3_cloudfront_invalidator::handler::{Handler, Metrics, deadline_from};
+use s3_cloudfront_invalidator::handler::{Handler, Metrics, Watching, deadline_from};
+use s3_cloudfront_invalidator::publish::EventBridge;
 use s3_cloudfront_invalidator::queue::Sqs;
 use s3_cloudfront_invalidator::send::{CloudFront, https_client};
 use serde_json::value::RawValue;
@@ -64,9 +65,14 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .defer
         .as_ref()
         .map(|defer| Sqs::new(&sdk_config, &defer.queue_url));
+    let watching = config.completion.as_ref().map(|completion| Watching {
+        queue: Sqs::new(&sdk_config, &completion.queue_url),
+        publisher: EventBridge::new(&sdk_config, &completion.bus),
+    });
     let handler = Handler {
         metrics,
         queue,
+        watching,
         ..Handler::new(config, cloudfront)
     };
     let handler = &handler;

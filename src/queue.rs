@@ -1,5 +1,5 @@
-//! Writes work for later on the function's own SQS queue (deferred invalidations), as
-//! delayed messages: a small trait, and its AWS SDK implementation.
+//! Writes work for later on the function's own SQS queue (deferred invalidations and
+//! completion checks), as delayed messages: a small trait, and its AWS SDK implementation.
 
 use std::future::Future;
 use std::time::Duration;
@@ -7,7 +7,7 @@ use std::time::Duration;
 use aws_config::SdkConfig;
 
 /// Longest delay SQS allows on a message.
-pub const MAX_DELAY: Duration = Duration::from_secs(900);
+pub const MAX_DELAY: Duration = Duration::from_secs(crate::config::MAX_QUEUE_DELAY_SECONDS);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("could not write to the work queue: {0}")]

@@ -1,10 +1,12 @@
 //! What an invocation did, for operators: one log line and one CloudWatch embedded metric
-//! format (EMF) line, so metrics cost no API calls. Never whole events, never credentials.
+//! format (EMF) line, so metrics cost no API calls; and for each invalidation seen completed,
+//! a log line and an EMF line of how long it took. Never whole events, never credentials.
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::outcome::{Outcome, Verdict};
+use crate::outcome::{Checked, Outcome, Verdict};
+use crate::publish::Kind;
 use crate::send::SendError;
 
 /// The figures an operator watches, per invocation. Each field is one metric, named by its
@@ -23,6 +25,8 @@ pub struct Counts {
     pub failed_records: usize,
     /// Paths written to the queue because CloudFront had no room for them.
     pub deferred_paths: usize,
+    /// Invalidations still in progress at the overdue bound: announced, no longer watched.
+    pub invalidations_overdue: usize,
 }
 
 fn is_throttle(error: &SendError) -> bool {
@@ -40,9 +44,16 @@ pub fn counts(outcome: &Outcome) -> Counts {
         .attempts()
         .flat_map(|(_, sent)| &sent.retried_after)
         .collect();
+    // Changes whose invalidation was not made, or made but not watched.
     let failed_sends: usize = outcome
         .errors()
-        .map(|(invalidation, _)| invalidation.changes().len())
+        .map(|(invalidation, _)| invalidation)
+        .chain(outcome.unwatched().map(|(invalidation, _)| invalidation))
+        .map(|invalidation| invalidation.changes().len())
+        .sum();
+    let failed_checks: usize = outcome
+        .failed_checks()
+        .map(|(check, _)| check.asked.len())
         .sum();
     Counts {
         changed_paths: outcome.plan.summary.changed_paths,
@@ -59,11 +70,15 @@ pub fn counts(outcome: &Outcome) -> Counts {
         throttles: retried.iter().filter(|e| is_throttle(e)).count()
             + outcome.errors().filter(|(_, e)| is_throttle(e)).count(),
         skipped_records: outcome.plan.skipped.len(),
-        failed_records: outcome.plan.rejected.len() + failed_sends,
+        failed_records: outcome.plan.rejected.len() + failed_sends + failed_checks,
         deferred_paths: outcome
             .deferred()
             .map(|(invalidation, _)| invalidation.paths.len())
             .sum(),
+        invalidations_overdue: outcome
+            .announced()
+            .filter(|event| event.kind == Kind::Overdue)
+            .count(),
     }
 }
 
@@ -88,6 +103,19 @@ pub fn log(outcome: &Outcome) {
         .map(|(i, _)| i.caller_reference.as_str())
         .collect();
     let failures = outcome.failures();
+    let announced = |kind: Kind| {
+        outcome
+            .announced()
+            .filter(|event| event.kind == kind)
+            .map(|event| event.detail.invalidation_id.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let checked_again = outcome
+        .checks
+        .iter()
+        .filter(|check| matches!(check.result, Ok(Checked::CheckAgain(_))))
+        .count();
     macro_rules! outcome_line {
         ($level:ident) => {
             tracing::$level!(
@@ -106,6 +134,10 @@ pub fn log(outcome: &Outcome) {
                 deferred_paths = counts.deferred_paths,
                 failed = %listed(&failures),
                 refused_paths = %listed(&outcome.refused),
+                checks = outcome.checks.len(),
+                completed = announced(Kind::Completed),
+                overdue = announced(Kind::Overdue),
+                checked_again,
                 "invalidation outcome"
             )
         };
@@ -113,6 +145,26 @@ pub fn log(outcome: &Outcome) {
     match verdict {
         Verdict::Ok => outcome_line!(info),
         Verdict::RetryLater | Verdict::Failed => outcome_line!(warn),
+    }
+    for event in outcome.announced() {
+        let detail = &event.detail;
+        match event.kind {
+            Kind::Completed => tracing::info!(
+                distribution_id = %detail.distribution_id,
+                invalidation_id = %detail.invalidation_id,
+                seconds_to_complete = detail.seconds_to_complete,
+                in_progress_at = detail.in_progress_at.map(|t| t.to_string()),
+                event_id = %detail.event_id,
+                "invalidation completed"
+            ),
+            Kind::Overdue => tracing::warn!(
+                distribution_id = %detail.distribution_id,
+                invalidation_id = %detail.invalidation_id,
+                seconds_in_progress = detail.seconds_in_progress,
+                event_id = %detail.event_id,
+                "invalidation overdue"
+            ),
+        }
     }
 }
 
@@ -148,4 +200,41 @@ pub fn emf_line(
     line.insert("RequestId".into(), request_id.into());
     line.extend(values);
     Value::Object(line).to_string()
+}
+
+/// One EMF line per invalidation seen completed, with `SecondsToComplete` (unit Seconds) under
+/// the dimensions FunctionName and DistributionId, so the time a site stays stale shows per
+/// distribution, and each invalidation is one sample of its percentiles. Left out when the
+/// invalidation was never seen in progress: then the figure says only how late it was seen.
+pub fn completion_emf_lines(
+    outcome: &Outcome,
+    namespace: &str,
+    function_name: &str,
+    request_id: &str,
+) -> Vec<String> {
+    outcome
+        .announced()
+        .filter_map(|event| {
+            let seconds = event.seconds_to_complete()?;
+            let detail = &event.detail;
+            Some(
+                json!({
+                    "_aws": {
+                        "Timestamp": detail.observed_at.epoch_millis(),
+                        "CloudWatchMetrics": [{
+                            "Namespace": namespace,
+                            "Dimensions": [["FunctionName", "DistributionId"]],
+                            "Metrics": [{"Name": "SecondsToComplete", "Unit": "Seconds"}],
+                        }],
+                    },
+                    "FunctionName": function_name,
+                    "DistributionId": detail.distribution_id,
+                    "InvalidationId": detail.invalidation_id,
+                    "RequestId": request_id,
+                    "SecondsToComplete": seconds,
+                })
+                .to_string(),
+            )
+        })
+        .collect()
 }

@@ -139,6 +139,7 @@ mod tests {
             policy: CollapsePolicy::default(),
             metrics_namespace: None,
             defer: None,
+            completion: None,
         }
     }
 

@@ -10,6 +10,7 @@ import copy
 import itertools
 import json
 import os
+import re
 import unittest
 from pathlib import Path
 
@@ -41,12 +42,20 @@ def expanded():
 # Where the distribution is and how it is reached: the template's optional parameters.
 DISTRIBUTIONS = ["one", "tenant", "discover", "role", "role+tenant", "role+discover"]
 
+# CompletionEvents: off, a bus name, or a bus ARN.
+COMPLETION_EVENTS = ["off", "site-events", "arn:aws:events:eu-west-1:123456789012:event-bus/site-events"]
 
-def conditions(mode, existing_bucket, distribution="one"):
+# Each feature's settings with the other's default: every distribution setting without
+# completion events, every completion setting with one distribution of the account.
+SETTINGS = [(d, "off") for d in DISTRIBUTIONS] + [("one", bus) for bus in COMPLETION_EVENTS[1:]]
+
+
+def conditions(mode, existing_bucket, distribution="one", completion_events="off"):
     queued = mode == "Queued"
     role = distribution.startswith("role")
     tenant = distribution.endswith("tenant")
     discover = distribution.endswith("discover")
+    on = completion_events != "off"
     return {
         "CreateBucket": not existing_bucket,
         "UseExistingBucket": existing_bucket,
@@ -67,6 +76,10 @@ def conditions(mode, existing_bucket, distribution="one"):
         "InvalidateOwnDistribution": not role and not discover and not tenant,
         "InvalidateOwnTenant": not role and tenant,
         "DiscoverInOwnAccount": not role and discover,
+        "CompletionEventsOn": on,
+        "CompletionBusIsArn": completion_events.split(":")[0] == "arn",
+        "QueuedCompletionEvents": queued and on,
+        "DirectCompletionEvents": not queued and on,
     }
 
 
@@ -113,7 +126,7 @@ class FunctionProperties(unittest.TestCase):
         for name in ["DistributionId", "BucketName", "KeyPrefix", "PathPrefix", "IndexDocument", "LogLevel",
                      "Mode", "BatchSize", "BatchingWindowSeconds", "MaximumConcurrency", "AlarmTopicArn",
                      "LogRetentionDays", "DistributionTenantId", "DistributionRoleArn", "DistributionExternalId",
-                     "SkipKeys", "CleanUrls", "QueryStrings"]:
+                     "SkipKeys", "CleanUrls", "QueryStrings", "CompletionEvents"]:
             self.assertIn(name, TEMPLATE["Parameters"])
         self.assertEqual(TEMPLATE["Parameters"]["Mode"]["AllowedValues"], ["Queued", "Direct"])
 
@@ -300,6 +313,53 @@ class DistributionRules(unittest.TestCase):
         self.assertFalse(self.accepted(DistributionExternalId="site-4f1c"))
 
 
+class CompletionEvents(unittest.TestCase):
+    """Completion checks wait in the buffer queue (Queued) or a watch queue of their own with
+    its dead-letter queue and alarm (Direct), only when the parameter names a bus."""
+
+    def test_the_parameter_takes_off_a_bus_name_or_a_bus_arn_and_nothing_the_function_refuses(self):
+        parameter = TEMPLATE["Parameters"]["CompletionEvents"]
+        self.assertEqual(parameter["Default"], "off")
+        pattern = re.compile(parameter["AllowedPattern"])
+        for accepted in COMPLETION_EVENTS + ["default", "a.b-c_d/e", "arn:aws-cn:events:cn-north-1:123456789012:event-bus/x"]:
+            self.assertTrue(pattern.match(accepted), accepted)
+        for refused in ["", "Off", "OFF", "on", "true", "Yes", "no", "0", "my bus", "x" * 257,
+                        "arn:aws:events:eu-west-1:1234:event-bus/x", "arn:aws:sqs:eu-west-1:123456789012:q"]:
+            self.assertFalse(pattern.match(refused), refused)
+
+    def test_the_function_is_told_the_bus_and_the_queue_checks_wait_in(self):
+        template = expanded()
+        for mode, bus in itertools.product(["Queued", "Direct"], COMPLETION_EVENTS):
+            variables = resources(template, conditions(mode, False, completion_events=bus))["InvalidatorFunction"]["Properties"]["Environment"]["Variables"]
+            if bus == "off":
+                self.assertNotIn("COMPLETION_EVENTS", variables, mode)
+                self.assertNotIn("WATCH_QUEUE_URL", variables, mode)
+                continue
+            self.assertEqual(variables["COMPLETION_EVENTS"], {"Ref": "CompletionEvents"})
+            queue = "BufferQueue" if mode == "Queued" else "WatchQueue"
+            self.assertEqual(variables["WATCH_QUEUE_URL"], {"Ref": queue}, (mode, bus))
+
+    def test_direct_mode_gets_a_watch_queue_that_invokes_the_function_and_never_drops_a_check(self):
+        template = expanded()
+        watch_resources = {"WatchQueue", "WatchDeadLetterQueue", "WatchQueueToFunction", "ChecksFailing"}
+        for mode, bus in itertools.product(["Queued", "Direct"], COMPLETION_EVENTS):
+            res = resources(template, conditions(mode, False, completion_events=bus))
+            if mode == "Queued" or bus == "off":
+                self.assertFalse(watch_resources & set(res), (mode, bus))
+                continue
+            self.assertLessEqual(watch_resources, set(res))
+            queue = res["WatchQueue"]["Properties"]
+            timeout = TEMPLATE["Resources"]["InvalidatorFunction"]["Properties"]["Timeout"]
+            self.assertGreaterEqual(queue["VisibilityTimeout"], 6 * timeout)
+            self.assertEqual(queue["RedrivePolicy"]["deadLetterTargetArn"], {"Fn::GetAtt": ["WatchDeadLetterQueue", "Arn"]})
+            mapping = res["WatchQueueToFunction"]["Properties"]
+            self.assertEqual(mapping["EventSourceArn"], {"Fn::GetAtt": ["WatchQueue", "Arn"]})
+            self.assertEqual(mapping["FunctionResponseTypes"], ["ReportBatchItemFailures"])
+            self.assertLessEqual(mapping["BatchSize"], 10, "no batching window needed")
+            alarm = res["ChecksFailing"]["Properties"]
+            self.assertEqual(alarm["Dimensions"][0]["Value"], {"Fn::GetAtt": ["WatchDeadLetterQueue", "QueueName"]})
+
+
 class CheckovSkips(unittest.TestCase):
     def test_every_skip_is_one_check_with_a_one_line_reason(self):
         skipped = 0
@@ -311,13 +371,21 @@ class CheckovSkips(unittest.TestCase):
         self.assertGreater(skipped, 0)
 
 
+BUS_ARN = {
+    "site-events": {"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${CompletionEvents}"},
+    COMPLETION_EVENTS[2]: {"Ref": "CompletionEvents"},
+}
+
+
 class LeastPrivilege(unittest.TestCase):
     """The role may invalidate the one distribution (or tenant), or assume the one role of
     another account that may, or, with DistributionId auto, list distributions and invalidate
     those of its account; read its own queue and defer work to it in Queued mode, send to its
-    failure queue, and write logs; nothing else, in every mode."""
+    failure queue, and write logs; with completion events, also read that distribution's
+    invalidations, publish to that one bus, and (Direct mode) read and write its watch queue;
+    nothing else, in every mode."""
 
-    def allowed(self, queued, distribution):
+    def allowed(self, queued, distribution, bus):
         allowed = {("sqs:SendMessage", json.dumps({"Fn::GetAtt": ["FailureQueue", "Arn"]}))}
         if distribution == "one":
             allowed.add(("cloudfront:CreateInvalidation", json.dumps(DISTRIBUTION_ARN)))
@@ -329,16 +397,23 @@ class LeastPrivilege(unittest.TestCase):
         else:
             # Another account's distribution: its role holds the CloudFront rights.
             allowed.add(("sts:AssumeRole", json.dumps({"Ref": "DistributionRoleArn"})))
+        queue_actions = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility", "sqs:SendMessage"]
         if queued:
-            for action in ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility", "sqs:SendMessage"]:
+            for action in queue_actions:
                 allowed.add((action, json.dumps({"Fn::GetAtt": ["BufferQueue", "Arn"]})))
+        if bus != "off":
+            allowed.add(("cloudfront:GetInvalidation", json.dumps(DISTRIBUTION_ARN)))
+            allowed.add(("events:PutEvents", json.dumps(BUS_ARN[bus])))
+            if not queued:
+                for action in queue_actions:
+                    allowed.add((action, json.dumps({"Fn::GetAtt": ["WatchQueue", "Arn"]})))
         return allowed
 
     def test_role_grants_nothing_beyond_what_the_function_needs(self):
         template = expanded()
-        for mode, existing, distribution in itertools.product(["Queued", "Direct"], [False, True], DISTRIBUTIONS):
-            case = (mode, existing, distribution)
-            truth = conditions(mode, existing, distribution)
+        for mode, existing, (distribution, bus) in itertools.product(["Queued", "Direct"], [False, True], SETTINGS):
+            case = (mode, existing, distribution, bus)
+            truth = conditions(mode, existing, distribution, bus)
             res = resources(template, truth)
             roles = {name: r for name, r in res.items() if r["Type"] == "AWS::IAM::Role"}
             self.assertEqual(list(roles), ["InvalidatorFunctionRole"], case)
@@ -356,14 +431,14 @@ class LeastPrivilege(unittest.TestCase):
                             # Only for what IAM cannot limit to a resource, and only when opted into.
                             self.assertEqual((action, distribution), ("cloudfront:ListDistributions", "discover"), case)
                         granted.add((action, json.dumps(resource)))
-            self.assertEqual(granted, self.allowed(mode == "Queued", distribution), case)
+            self.assertEqual(granted, self.allowed(mode == "Queued", distribution, bus), case)
             assume = role["AssumeRolePolicyDocument"]["Statement"]
             self.assertEqual([s["Principal"] for s in assume], [{"Service": ["lambda.amazonaws.com"]}])
 
     def test_only_s3_and_eventbridge_of_this_account_may_invoke_or_enqueue(self):
         template = expanded()
-        for mode, existing in itertools.product(["Queued", "Direct"], [False, True]):
-            res = resources(template, conditions(mode, existing))
+        for mode, existing, bus in itertools.product(["Queued", "Direct"], [False, True], COMPLETION_EVENTS):
+            res = resources(template, conditions(mode, existing, completion_events=bus))
             for name, r in res.items():
                 if r["Type"] == "AWS::Lambda::Permission":
                     props = r["Properties"]

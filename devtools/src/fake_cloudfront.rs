@@ -4,7 +4,8 @@
 //! in-progress limits (3,000 paths, 15 wildcards) until invalidations complete, and can be
 //! told to answer the next requests with a fault. It serves tenants of multi-tenant
 //! distributions too (CreateInvalidationForDistributionTenant), under the same rules, a
-//! distribution and tenant pair being the unit of references and limits.
+//! distribution and tenant pair being the unit of references and limits. GetInvalidation
+//! (also for a tenant) reports `InProgress` until an invalidation completes.
 //!
 //! Where the field disagrees with the documentation it can answer the field's way: a reused
 //! CallerReference refused with `InvalidArgument` (jonls/s3-deploy-website#26,
@@ -117,6 +118,8 @@ struct State {
     complete_after: Duration,
     replay_answer: ReplayAnswer,
     refused_paths: Vec<String>,
+    /// Invalidation ids GetInvalidation was asked for, in order.
+    checked: Vec<String>,
 }
 
 impl State {
@@ -257,6 +260,11 @@ impl FakeCloudFront {
 
     pub fn set_complete_after(&self, complete_after: Duration) {
         self.state.lock().unwrap().complete_after = complete_after;
+    }
+
+    /// Invalidation ids GetInvalidation (either form) was asked for, in order.
+    pub fn checked(&self) -> Vec<String> {
+        self.state.lock().unwrap().checked.clone()
     }
 }
 
@@ -404,27 +412,43 @@ async fn respond(
             )
             .await
         }
-        (
-            Method::GET,
-            [
-                "2020-05-31",
-                "distribution",
-                id,
-                "invalidation",
-                invalidation_id,
-            ],
-        ) => {
-            let state = state.lock().unwrap();
+        (Method::GET, ["2020-05-31", kind, id, "invalidation", invalidation_id])
+            if *kind == "distribution" || *kind == "distribution-tenant" =>
+        {
+            let mut state = state.lock().unwrap();
+            state.checked.push(invalidation_id.to_string());
+            let distribution_id = match *kind {
+                "distribution" => Some(id.to_string()),
+                _ => state
+                    .tenants
+                    .iter()
+                    .find(|(tenant, _)| tenant == id)
+                    .map(|(_, distribution)| distribution.clone()),
+            };
+            let Some(distribution_id) = distribution_id else {
+                return Ok(error_response(404, "EntityNotFound", "no such tenant"));
+            };
+            if !state.distributions.contains(&distribution_id) {
+                return Ok(error_response(
+                    404,
+                    "NoSuchDistribution",
+                    "The specified distribution does not exist.",
+                ));
+            }
             Ok(
                 match state
                     .invalidations
                     .iter()
-                    .find(|i| i.id == *invalidation_id && i.distribution_id == *id)
+                    .find(|i| i.id == *invalidation_id && i.distribution_id == distribution_id)
                 {
                     Some(found) => {
                         xml_response(StatusCode::OK, invalidation_xml(found, state.status(found)))
                     }
-                    None => error_response(404, "NoSuchInvalidation", "no such invalidation"),
+                    None => error_response(
+                        404,
+                        "NoSuchInvalidation",
+                        "The specified invalidation does not exist.",
+                    ),
                 },
             )
         }

@@ -2,7 +2,8 @@
 //!
 //! Shapes: a direct S3 notification, an SQS batch of S3 notifications (also wrapped in an
 //! SNS envelope, or EventBridge events), an SNS notification, an EventBridge `aws.s3` event,
-//! and the `s3:TestEvent`. The payload is deserialised once, straight into lean types that
+//! the `s3:TestEvent`, and the function's own work messages ([`work`]: deferred paths become
+//! changes, completion checks become [`Watched`]). The payload is deserialised once, straight into lean types that
 //! borrow from it and name only the fields used (missing unused fields are fine); each
 //! record is read on its own, so a bad record is reported with its label and reason and never
 //! hides the good records next to it. One module per event source: a new source adds its
@@ -56,6 +57,17 @@ pub struct Change {
     pub routed: Option<Routed>,
 }
 
+/// A completion check read from the function's queue: not an object change, so it is acted on
+/// apart from the plan, and a failed check fails only its own message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Watched {
+    pub watch: work::Watch,
+    /// Where the check sits in the event, for messages to the operator.
+    pub record: String,
+    /// Index into [`Decoded::sqs_message_ids`] for SQS input.
+    pub message_index: Option<usize>,
+}
+
 /// Paths already planned for a distribution.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Routed {
@@ -86,8 +98,14 @@ pub enum Reason {
     NotARecord,
     /// A work message of this function's own that cannot be trusted.
     InvalidWork(String),
-    /// Deferred work for a distribution the configuration no longer names.
+    /// Work (deferred paths, a completion check) for a distribution the configuration no
+    /// longer names.
     UnknownDistribution(String),
+    /// A completion check while completion events are off.
+    CompletionEventsOff,
+    /// A completion check, which only the running function makes (it needs CloudFront's
+    /// answer): what `plan` says of one.
+    CompletionCheck { invalidation_id: String },
     /// Readable JSON of another shape.
     Unrecognised { what: &'static str, found: String },
     /// JSON that is broken, or has a field of the wrong type.
@@ -120,7 +138,14 @@ impl fmt::Display for Reason {
             Reason::InvalidWork(problem) => write!(f, "work message is invalid: {problem}"),
             Reason::UnknownDistribution(id) => write!(
                 f,
-                "deferred work for distribution {id}, which the configuration no longer names: dropped"
+                "work for distribution {id}, which the configuration no longer names: dropped"
+            ),
+            Reason::CompletionEventsOff => {
+                f.write_str("completion check while COMPLETION_EVENTS is off: dropped")
+            }
+            Reason::CompletionCheck { invalidation_id } => write!(
+                f,
+                "completion check of invalidation {invalidation_id}: made when the function runs, not planned"
             ),
             Reason::Unrecognised { what, found } => write!(f, "{what}: {found}"),
             Reason::Malformed { what, error } => write!(f, "{what}: {error}"),
@@ -146,6 +171,8 @@ pub struct Skipped {
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Decoded {
     pub changes: Vec<Change>,
+    /// Completion checks of invalidations this function made.
+    pub watches: Vec<Watched>,
     /// Records that are fine but change nothing (test events, other event names).
     pub skipped: Vec<Skipped>,
     /// Records that cannot be read: the input is wrong, and the operator should know.
@@ -337,6 +364,8 @@ struct Payload<'a> {
     s3cfi_work: Option<u32>,
     #[serde(borrow)]
     deferred: Option<&'a RawValue>,
+    #[serde(borrow)]
+    watch: Option<&'a RawValue>,
 }
 
 /// Every field of the records a `Records` array can hold (SQS messages, SNS records, S3
@@ -521,7 +550,7 @@ impl Decoded {
             return false;
         }
         if let Some(version) = payload.s3cfi_work {
-            work::decode_work(self, version, payload.deferred, scope);
+            work::decode_work(self, version, payload.deferred, payload.watch, scope);
             return true;
         }
         if payload.test_event.as_deref() == Some("s3:TestEvent") {

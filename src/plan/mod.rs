@@ -3,7 +3,9 @@
 //! Per distribution: map keys to paths, deduplicate, collapse busy directories into
 //! wildcards when that bills fewer paths (within the wildcard budget), split into
 //! requests of at most 3,000 paths, and give each request a CallerReference derived
-//! from the identities of the changes it covers and from its paths.
+//! from the identities of the changes it covers and from its paths. Work read back from the
+//! queue for a distribution the configuration no longer names is dropped here, completion
+//! checks included; the checks kept are passed on untouched.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -120,6 +122,9 @@ pub struct Plan {
     /// Records that cannot be invalidated as given.
     pub rejected: Vec<Skipped>,
     pub summary: Summary,
+    /// Completion checks to make, as indices into `Decoded::watches`: those of configured
+    /// distributions, while completion events are on. They change no paths.
+    pub watches: Vec<usize>,
 }
 
 /// Paths of one distribution, each with the changes it stands for, in order.
@@ -200,6 +205,27 @@ pub fn plan(decoded: &Decoded, config: &Config) -> Plan {
             }
             Err(reason) => plan.rejected.push(left_out(reason)),
         }
+    }
+    for (index, watched) in decoded.watches.iter().enumerate() {
+        let id = &watched.watch.distribution_id;
+        let dropped = if config.completion.is_none() {
+            Reason::CompletionEventsOff
+        } else if config
+            .routes
+            .iter()
+            .any(|route| &route.distribution_id == id)
+        {
+            plan.watches.push(index);
+            continue;
+        } else {
+            Reason::UnknownDistribution(id.clone())
+        };
+        tracing::warn!(distribution_id = %id, invalidation_id = %watched.watch.invalidation_id, reason = %dropped, "dropping a completion check");
+        plan.skipped.push(Skipped {
+            record: watched.record.clone(),
+            reason: dropped,
+            message_index: watched.message_index,
+        });
     }
     for (destination, coverage) in by_destination.into_values() {
         plan.summary.changed_paths += coverage.len();

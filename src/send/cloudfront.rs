@@ -1,6 +1,6 @@
 //! CloudFront through the AWS SDK: the HTTPS client, a client per role (credentials from STS),
-//! the request for a distribution or a tenant, what each answer means, and the listing of
-//! distributions that discovery reads.
+//! the requests for a distribution or a tenant (CreateInvalidation, GetInvalidation), what
+//! each answer means, and the listing of distributions that discovery reads.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock, PoisonError};
@@ -24,9 +24,9 @@ use aws_smithy_runtime_api::client::http::{
 };
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 
-use super::{Invalidator, Receipt, SendError};
+use super::{Invalidator, Progress, Receipt, SendError};
 use crate::config::Role;
-use crate::plan::Invalidation;
+use crate::plan::{Destination, Invalidation};
 
 /// The HTTPS client for the SDK: rustls with ring, certificates from the system store,
 /// built on the first request rather than at start-up.
@@ -292,7 +292,46 @@ impl Invalidator for CloudFront {
             id: Some(created.id().to_owned()),
             status: Some(created.status().to_owned()),
             reused: created_before(created.create_time(), requested),
+            created_at: std::time::SystemTime::try_from(*created.create_time()).ok(),
         })
+    }
+    async fn get_invalidation(
+        &self,
+        destination: Destination<'_>,
+        invalidation_id: &str,
+    ) -> Result<Progress, SendError> {
+        let client = self.client_for(destination.role).await;
+        let asked = Asked {
+            destination,
+            invalidation_id,
+        };
+        let status = match destination.tenant_id {
+            None => client
+                .get_invalidation()
+                .distribution_id(destination.distribution_id)
+                .id(invalidation_id)
+                .send()
+                .await
+                .map(|output| output.invalidation().map(|i| i.status().to_owned()))
+                .map_err(|error| classify_check(error, &asked))?,
+            Some(tenant) => client
+                .get_invalidation_for_distribution_tenant()
+                .distribution_tenant_id(tenant)
+                .id(invalidation_id)
+                .send()
+                .await
+                .map(|output| output.invalidation().map(|i| i.status().to_owned()))
+                .map_err(|error| classify_check(error, &asked))?,
+        };
+        // As with CreateInvalidation, trust only an answer that says something. CloudFront
+        // writes `Completed`; emulators (moto) write `COMPLETED`.
+        match status.as_deref() {
+            Some(status) if status.eq_ignore_ascii_case("Completed") => Ok(Progress::Completed),
+            Some(status) if !status.is_empty() => Ok(Progress::InProgress),
+            _ => Err(SendError::Transport(
+                "incomplete GetInvalidation answer".into(),
+            )),
+        }
     }
 }
 
@@ -428,6 +467,68 @@ fn access_denied(invalidation: &Invalidation) -> SendError {
             action: "cloudfront:CreateInvalidationForDistributionTenant",
             resource: format!("distribution-tenant/{tenant_id}"),
         },
+    }
+}
+
+/// The invalidation a GetInvalidation asked for.
+struct Asked<'a> {
+    destination: Destination<'a>,
+    invalidation_id: &'a str,
+}
+
+/// What an error answer to GetInvalidation (or its tenant form, whose errors are typed
+/// apart) means, by its code.
+fn classify_check<E>(error: SdkError<E, HttpResponse>, asked: &Asked) -> SendError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let destination = asked.destination;
+    if let Some(role) = destination.role
+        && let Some(refused) = assume_role_error(&error, role)
+    {
+        return refused;
+    }
+    let server_error = error
+        .raw_response()
+        .is_some_and(|raw| raw.status().is_server_error());
+    let service = match error {
+        SdkError::ServiceError(service) => service.into_err(),
+        SdkError::TimeoutError(_) => return SendError::Transport("timed out".into()),
+        SdkError::DispatchFailure(e) => return SendError::Transport(format!("{e:?}")),
+        SdkError::ResponseError(e) => return SendError::Transport(format!("{e:?}")),
+        other => return SendError::Other(other.to_string()),
+    };
+    let code = service.code().unwrap_or_default();
+    let message = service.message().unwrap_or_default();
+    let who = who(destination.role);
+    match (code, destination.tenant_id) {
+        ("NoSuchInvalidation", _) => SendError::NoSuchInvalidation {
+            invalidation_id: asked.invalidation_id.to_owned(),
+        },
+        ("NoSuchDistribution", _) => SendError::NoSuchDistribution {
+            distribution_id: destination.distribution_id.to_owned(),
+        },
+        ("AccessDenied", None) => SendError::AccessDenied {
+            target: format!("distribution {}", destination.distribution_id),
+            who,
+            action: "cloudfront:GetInvalidation",
+            resource: format!("distribution/{}", destination.distribution_id),
+        },
+        ("AccessDenied", Some(tenant)) => SendError::AccessDenied {
+            target: format!("distribution tenant {tenant}"),
+            who,
+            action: "cloudfront:GetInvalidationForDistributionTenant",
+            resource: format!("distribution-tenant/{tenant}"),
+        },
+        ("", _) => SendError::Transport("unreadable answer from CloudFront".into()),
+        _ if code.contains("Throttl") || code == "RequestLimitExceeded" => {
+            SendError::Throttled(format!("{code}: {message}"))
+        }
+        ("ServiceUnavailable" | "InternalError" | "InternalFailure", _) => {
+            SendError::Unavailable(format!("{code}: {message}"))
+        }
+        _ if server_error => SendError::Unavailable(format!("{code}: {message}")),
+        _ => SendError::Other(format!("{code}: {message}")),
     }
 }
 

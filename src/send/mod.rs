@@ -1,17 +1,17 @@
-//! Sends planned invalidations through a small trait, retrying inside the deadline. The
-//! trait's AWS SDK implementation, and how it reads CloudFront's answers, is in
-//! [`CloudFront`].
+//! Sends planned invalidations and checks on them (CreateInvalidation, GetInvalidation)
+//! through a small trait, retrying inside the deadline. The trait's AWS SDK implementation,
+//! and how it reads CloudFront's answers, is in [`CloudFront`].
 
 mod cloudfront;
 
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
 pub use cloudfront::{CloudFront, ListedDistribution, ListedOrigin, https_client};
 
-use crate::plan::Invalidation;
+use crate::plan::{Destination, Invalidation};
 
 /// What CloudFront answered for a created (or, for a repeated reference, earlier) invalidation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +21,8 @@ pub struct Receipt {
     pub status: Option<String>,
     /// CloudFront returned an invalidation it made before: the CallerReference was seen.
     pub reused: bool,
+    /// CloudFront's CreateTime, when it named the invalidation.
+    pub created_at: Option<SystemTime>,
 }
 
 impl Receipt {
@@ -31,8 +33,16 @@ impl Receipt {
             id: None,
             status: None,
             reused: true,
+            created_at: None,
         }
     }
+}
+
+/// Where an invalidation stands, as GetInvalidation reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    InProgress,
+    Completed,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,6 +51,7 @@ pub enum SendError {
         "distribution {distribution_id} does not exist (NoSuchDistribution): check DISTRIBUTION_ID or ROUTES"
     )]
     NoSuchDistribution { distribution_id: String },
+    /// `resource` is the ARN's last part (`distribution/ID`), `action` the permission missing.
     #[error(
         "distribution tenant {tenant_id} does not exist (EntityNotFound): check TENANT_ID or ROUTES"
     )]
@@ -60,6 +71,8 @@ pub enum SendError {
         "STS refused to assume role {role_arn} ({message}): its trust policy must allow the function's role, with the external id if it asks for one (README, Cross-account)"
     )]
     RoleRefused { role_arn: String, message: String },
+    #[error("invalidation {invalidation_id} does not exist (NoSuchInvalidation)")]
+    NoSuchInvalidation { invalidation_id: String },
     #[error(
         "too many invalidations in progress on the distribution (TooManyInvalidationsInProgress)"
     )]
@@ -110,14 +123,23 @@ impl SendError {
     }
 }
 
-/// The one remote call the function makes: CreateInvalidation for the request's
-/// distribution, or CreateInvalidationForDistributionTenant for its tenant, with the
-/// function's credentials or through the request's role.
+/// The CloudFront calls the function makes: CreateInvalidation for the request's
+/// distribution, or CreateInvalidationForDistributionTenant for its tenant, and GetInvalidation
+/// to check on one, with the function's credentials or through the request's role.
 pub trait Invalidator {
+    /// CreateInvalidation: a new invalidation, or the one made before with this reference.
     fn create_invalidation(
         &self,
         invalidation: &Invalidation,
     ) -> impl Future<Output = Result<Receipt, SendError>> + Send;
+
+    /// GetInvalidation (GetInvalidationForDistributionTenant with a tenant): where an
+    /// invalidation stands.
+    fn get_invalidation(
+        &self,
+        destination: Destination<'_>,
+        invalidation_id: &str,
+    ) -> impl Future<Output = Result<Progress, SendError>> + Send;
 }
 
 /// Exponential backoff with jitter, bounded by the deadline.
@@ -156,6 +178,38 @@ pub struct Sent {
     pub retried_after: Vec<SendError>,
 }
 
+/// Calls `call` until it answers for good or the next attempt would start past `deadline`
+/// (a call cut by the deadline answers `SendError::DeadlineReached`); `retry` says which errors
+/// may go away, and `on_retry` hears of each retry before its wait.
+async fn retrying<T, F: Future<Output = Result<T, SendError>>>(
+    mut call: impl FnMut() -> F,
+    deadline: Instant,
+    backoff: Backoff,
+    retry: impl Fn(&SendError) -> bool,
+    on_retry: impl Fn(u32, &SendError),
+) -> (Result<T, SendError>, u32, Vec<SendError>) {
+    let mut retried_after = Vec::new();
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let result = match tokio::time::timeout_at(deadline, call()).await {
+            Ok(result) => result,
+            Err(_) => Err(SendError::DeadlineReached),
+        };
+        let error = match result {
+            Err(error) if retry(&error) => error,
+            result => return (result, attempts, retried_after),
+        };
+        let wake = Instant::now() + backoff.delay(attempts - 1);
+        if wake >= deadline {
+            return (Err(error), attempts, retried_after);
+        }
+        on_retry(attempts, &error);
+        retried_after.push(error);
+        tokio::time::sleep_until(wake).await;
+    }
+}
+
 /// Sends one invalidation, retrying what can succeed later until `deadline`, always with
 /// the same CallerReference and paths. With `defer_busy`, `TooManyInvalidationsInProgress`
 /// ends the attempts at once: CloudFront completes invalidations in minutes, so waiting
@@ -167,49 +221,52 @@ pub async fn send(
     backoff: Backoff,
     defer_busy: bool,
 ) -> Sent {
-    let mut retried_after = Vec::new();
-    let mut attempts = 0;
-    loop {
-        attempts += 1;
-        let call = invalidator.create_invalidation(invalidation);
-        let result = match tokio::time::timeout_at(deadline, call).await {
-            Ok(result) => result,
-            Err(_) => Err(SendError::DeadlineReached),
-        };
-        let error = match result {
-            Err(SendError::TooManyInProgress) if defer_busy => {
-                return Sent {
-                    result: Err(SendError::TooManyInProgress),
-                    attempts,
-                    retried_after,
-                };
-            }
-            Err(error) if error.is_retryable() => error,
-            result => {
-                return Sent {
-                    result,
-                    attempts,
-                    retried_after,
-                };
-            }
-        };
-        let wake = Instant::now() + backoff.delay(attempts - 1);
-        if wake >= deadline {
-            return Sent {
-                result: Err(error),
-                attempts,
-                retried_after,
-            };
-        }
-        tracing::warn!(
-            caller_reference = %invalidation.caller_reference,
-            attempt = attempts,
-            error = %error,
-            "retrying CreateInvalidation"
-        );
-        retried_after.push(error);
-        tokio::time::sleep_until(wake).await;
+    let (result, attempts, retried_after) = retrying(
+        || invalidator.create_invalidation(invalidation),
+        deadline,
+        backoff,
+        |error| error.is_retryable() && !(defer_busy && *error == SendError::TooManyInProgress),
+        |attempt, error| {
+            tracing::warn!(
+                caller_reference = %invalidation.caller_reference,
+                attempt,
+                error = %error,
+                "retrying CreateInvalidation"
+            )
+        },
+    )
+    .await;
+    Sent {
+        result,
+        attempts,
+        retried_after,
     }
+}
+
+/// Asks where an invalidation stands, retrying what can succeed later until `deadline`.
+pub async fn check(
+    invalidator: &impl Invalidator,
+    destination: Destination<'_>,
+    invalidation_id: &str,
+    deadline: Instant,
+    backoff: Backoff,
+) -> Result<Progress, SendError> {
+    retrying(
+        || invalidator.get_invalidation(destination, invalidation_id),
+        deadline,
+        backoff,
+        SendError::is_retryable,
+        |attempt, error| {
+            tracing::warn!(
+                invalidation_id,
+                attempt,
+                error = %error,
+                "retrying GetInvalidation"
+            )
+        },
+    )
+    .await
+    .0
 }
 
 #[cfg(test)]
@@ -233,6 +290,25 @@ mod tests {
                 invalidation.paths.clone(),
             ));
             self.answers.lock().unwrap().remove(0)
+        }
+
+        async fn get_invalidation(
+            &self,
+            _destination: Destination<'_>,
+            invalidation_id: &str,
+        ) -> Result<Progress, SendError> {
+            self.calls
+                .lock()
+                .unwrap()
+                .push((invalidation_id.into(), Vec::new()));
+            self.answers
+                .lock()
+                .unwrap()
+                .remove(0)
+                .map(|receipt| match receipt.status.as_deref() {
+                    Some("Completed") => Progress::Completed,
+                    _ => Progress::InProgress,
+                })
         }
     }
 
@@ -259,8 +335,15 @@ mod tests {
             id: Some("I1".into()),
             status: Some("InProgress".into()),
             reused: false,
+            created_at: None,
         }
     }
+
+    const E1: Destination<'static> = Destination {
+        distribution_id: "E1",
+        tenant_id: None,
+        role: None,
+    };
 
     const FAST: Backoff = Backoff {
         first: Duration::from_millis(1),
@@ -291,6 +374,31 @@ mod tests {
                 .iter()
                 .all(|call| call == &("s3cfi-ref".to_string(), vec!["/a".to_string()]))
         );
+    }
+
+    #[tokio::test]
+    async fn checks_retry_what_may_go_away_and_nothing_else() {
+        let completed = Receipt {
+            status: Some("Completed".into()),
+            ..receipt()
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let throttled = scripted(vec![
+            Err(SendError::Throttled("Throttling".into())),
+            Ok(completed),
+        ]);
+        let progress = check(&throttled, E1, "I1", deadline, FAST).await;
+        assert_eq!(progress, Ok(Progress::Completed));
+        assert_eq!(throttled.calls.lock().unwrap().len(), 2);
+        let gone = scripted(vec![Err(SendError::NoSuchInvalidation {
+            invalidation_id: "I1".into(),
+        })]);
+        let progress = check(&gone, E1, "I1", deadline, FAST).await;
+        assert!(matches!(
+            progress,
+            Err(SendError::NoSuchInvalidation { .. })
+        ));
+        assert_eq!(gone.calls.lock().unwrap().len(), 1);
     }
 
     #[tokio::test]

@@ -5,6 +5,7 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_cloudfront::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
@@ -17,7 +18,8 @@ use s3_cloudfront_invalidator::config::Config;
 use s3_cloudfront_invalidator::handler::{Handler, HandlerError};
 use s3_cloudfront_invalidator::send::Invalidator;
 use s3_cloudfront_invalidator::send::{Backoff, CloudFront, https_client};
-use serde_json::Value;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::time::Instant;
 
 pub const DISTRIBUTION: &str = "EDFDVBD6EXAMPLE";
@@ -60,6 +62,7 @@ pub fn handler(endpoint: &str, config: Config) -> Handler<CloudFront> {
         backoff: FAST,
         metrics: None,
         queue: None,
+        watching: None,
     }
 }
 
@@ -283,4 +286,70 @@ pub async fn invalidated_paths(
         all.push(batch.paths().unwrap().items().to_vec());
     }
     all
+}
+
+/// A new SQS queue named `name` at `endpoint` (moto), with a client for it.
+pub async fn sqs_queue(endpoint: &str, name: &str) -> (aws_sdk_sqs::Client, String) {
+    let client = aws_sdk_sqs::Client::new(&sdk_config(endpoint));
+    let url = client
+        .create_queue()
+        .queue_name(name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_owned();
+    (client, url)
+}
+
+/// Every message visible in the queue (and deletes it), as the records of one Lambda SQS
+/// event.
+pub async fn receive_all(client: &aws_sdk_sqs::Client, url: &str) -> Vec<Value> {
+    let mut records = Vec::new();
+    loop {
+        let received = client
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        let messages = received.messages();
+        if messages.is_empty() {
+            return records;
+        }
+        for message in messages {
+            records.push(json!({
+                "messageId": message.message_id().unwrap(),
+                "body": message.body().unwrap(),
+                "eventSource": "aws:sqs",
+            }));
+            client
+                .delete_message()
+                .queue_url(url)
+                .receipt_handle(message.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+}
+
+/// Every line a function process prints, on stdout or stderr, as it prints them.
+pub fn collect_output(child: &mut tokio::process::Child) -> Arc<Mutex<Vec<String>>> {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    for stream in [
+        Box::new(child.stdout.take().unwrap()) as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
+        Box::new(child.stderr.take().unwrap()),
+    ] {
+        let lines = lines.clone();
+        tokio::spawn(async move {
+            let mut reader = BufReader::new(stream).lines();
+            while let Ok(Some(line)) = reader.next_line().await {
+                lines.lock().unwrap().push(line);
+            }
+        });
+    }
+    lines
 }

@@ -12,20 +12,6 @@ use s3_cloudfront_invalidator::queue::Sqs;
 use s3_cloudfront_invalidator::send::CloudFront;
 use serde_json::{Value, json};
 
-async fn queue(moto: &Moto, name: &str) -> (aws_sdk_sqs::Client, String) {
-    let client = aws_sdk_sqs::Client::new(&sdk_config(&moto.endpoint));
-    let url = client
-        .create_queue()
-        .queue_name(name)
-        .send()
-        .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_owned();
-    (client, url)
-}
-
 fn deferring_handler(cloudfront: &str, moto: &Moto, queue_url: &str) -> Handler<CloudFront, Sqs> {
     let config = config(&[
         ("DISTRIBUTION_ID", DISTRIBUTION),
@@ -41,44 +27,12 @@ fn deferring_handler(cloudfront: &str, moto: &Moto, queue_url: &str) -> Handler<
     }
 }
 
-/// Every message waiting in the queue, as the records of one Lambda SQS event.
-async fn receive_all(client: &aws_sdk_sqs::Client, url: &str) -> Vec<Value> {
-    let mut records = Vec::new();
-    loop {
-        let received = client
-            .receive_message()
-            .queue_url(url)
-            .max_number_of_messages(10)
-            .send()
-            .await
-            .unwrap();
-        let messages = received.messages();
-        if messages.is_empty() {
-            return records;
-        }
-        for message in messages {
-            records.push(json!({
-                "messageId": message.message_id().unwrap(),
-                "body": message.body().unwrap(),
-                "eventSource": "aws:sqs",
-            }));
-            client
-                .delete_message()
-                .queue_url(url)
-                .receipt_handle(message.receipt_handle().unwrap())
-                .send()
-                .await
-                .unwrap();
-        }
-    }
-}
-
 #[tokio::test]
 async fn busy_cloudfront_defers_the_batch_then_merges_it_with_new_changes() {
     let Some(moto) = start_moto().await else {
         return;
     };
-    let (sqs, url) = queue(&moto, "buffer").await;
+    let (sqs, url) = sqs_queue(&moto.endpoint, "buffer").await;
     let fake = fake().await;
     let handler = deferring_handler(&fake.endpoint(), &moto, &url);
     fake.inject([Fault::error(400, "TooManyInvalidationsInProgress")]);

@@ -6,6 +6,7 @@ mod common;
 
 mod bad_input;
 mod bulk_deploy;
+mod completion;
 mod cross_account;
 mod defer;
 mod discovery;

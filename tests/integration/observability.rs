@@ -2,7 +2,6 @@
 //! partial failure, a throttled run and a re-delivery; and the real binary's log output.
 
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::common::*;
@@ -13,7 +12,6 @@ use s3_cloudfront_invalidator::report::counts;
 use s3_cloudfront_invalidator::report::{Counts, emf_line};
 use s3_cloudfront_invalidator::send::SendError;
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 async fn outcome_for(event_name: &str, faults: Vec<Fault>, time: Duration) -> Outcome {
     let fake = fake().await;
@@ -163,6 +161,7 @@ fn emf_line_follows_the_embedded_metric_format() {
             "DeferredPaths",
             "FailedRecords",
             "InvalidationsCreated",
+            "InvalidationsOverdue",
             "InvalidationsReused",
             "Retries",
             "SkippedRecords",
@@ -198,19 +197,7 @@ async fn binary_output(log_format: &str, events: &[&str], faults: Vec<Fault>) ->
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let lines = Arc::new(Mutex::new(Vec::new()));
-    for stream in [
-        Box::new(child.stdout.take().unwrap()) as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
-        Box::new(child.stderr.take().unwrap()),
-    ] {
-        let lines = lines.clone();
-        tokio::spawn(async move {
-            let mut reader = BufReader::new(stream).lines();
-            while let Ok(Some(line)) = reader.next_line().await {
-                lines.lock().unwrap().push(line);
-            }
-        });
-    }
+    let lines = collect_output(&mut child);
     for name in events {
         let body = std::fs::read(format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
         runtime.invoke(body, Duration::from_secs(2)).await.unwrap();

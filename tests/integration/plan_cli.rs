@@ -96,23 +96,8 @@ fn plan_output_for_a_put() {
 
 #[test]
 fn plan_reads_stdin() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_s3-cloudfront-invalidator"))
-        .args(["plan", "-"])
-        .env_clear()
-        .envs(SITE.iter().copied())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/events/sns.json")).unwrap())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let sns = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/events/sns.json")).unwrap();
+    let json = plan_input(&sns, SITE);
     assert_eq!(
         json["invalidations"][0]["paths"],
         serde_json::json!(["/feeds/rss.xml"])
@@ -280,4 +265,69 @@ fn plan_refuses_bad_options_in_one_line() {
         ),
         "{stderr}"
     );
+}
+
+/// `plan` with `input` on stdin.
+fn plan_input(input: &[u8], env: &[(&str, &str)]) -> Value {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_s3-cloudfront-invalidator"))
+        .args(["plan", "-"])
+        .env_clear()
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn completion_checks_leave_the_plan_unchanged() {
+    let batch = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/events/sqs-batch.json"
+    ))
+    .unwrap();
+    let mut with_check: Value = serde_json::from_slice(&batch).unwrap();
+    let watch = serde_json::json!({"s3cfi_work": 1, "watch": {
+        "distribution_id": "EDFDVBD6EXAMPLE", "invalidation_id": "I2J0I21PCUYOIK",
+        "caller_reference": "s3cfi-8ba4276d88916780f8428079bd17d356", "billed_paths": 3,
+        "created_at": "2026-11-30T05:11:10.123Z", "checks": 0, "delay_seconds": 60
+    }});
+    with_check["Records"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"messageId": "check", "body": watch.to_string(), "eventSource": "aws:sqs"}));
+    let with_check = with_check.to_string();
+    // Nothing listens on the queue's port: a dry run never calls anything.
+    let on: Vec<(&str, &str)> = SITE
+        .iter()
+        .copied()
+        .chain([
+            ("COMPLETION_EVENTS", "site-events"),
+            ("WATCH_QUEUE_URL", "http://127.0.0.1:9/123456789012/watch"),
+        ])
+        .collect();
+    let alone = plan_input(&batch, SITE);
+    for (env, reason) in [
+        (
+            on.as_slice(),
+            "completion check of invalidation I2J0I21PCUYOIK: made when the function runs, not planned",
+        ),
+        (
+            SITE,
+            "completion check while COMPLETION_EVENTS is off: dropped",
+        ),
+    ] {
+        let planned = plan_input(with_check.as_bytes(), env);
+        assert_eq!(planned["invalidations"], alone["invalidations"]);
+        assert_eq!(planned["summary"], alone["summary"]);
+        assert_eq!(
+            planned["skipped"],
+            serde_json::json!([{"record": "message check watch I2J0I21PCUYOIK", "reason": reason}])
+        );
+    }
 }

@@ -23,9 +23,9 @@ use std::time::Duration;
 use s3_cloudfront_invalidator::config::{Config, MAX_PATHS_PER_REQUEST, MAX_WILDCARDS_IN_PROGRESS};
 use s3_cloudfront_invalidator::handler::{Answer, Handler};
 use s3_cloudfront_invalidator::path::{cloudfront_path, spellings};
-use s3_cloudfront_invalidator::plan::Invalidation;
+use s3_cloudfront_invalidator::plan::{Destination, Invalidation};
 use s3_cloudfront_invalidator::queue::{QueueError, WorkQueue};
-use s3_cloudfront_invalidator::send::{Backoff, Invalidator, Receipt, SendError};
+use s3_cloudfront_invalidator::send::{Backoff, Invalidator, Progress, Receipt, SendError};
 use serde::Serialize;
 use tokio::time::Instant;
 
@@ -282,6 +282,7 @@ impl CloudFrontModel {
                 id: Some(format!("I{index}")),
                 status: Some("InProgress".into()),
                 reused: true,
+                created_at: None,
             });
         }
         let (paths_now, wildcards_now) = self.in_progress(now);
@@ -304,6 +305,7 @@ impl CloudFrontModel {
             id: Some(format!("I{}", self.made.len() - 1)),
             status: Some("InProgress".into()),
             reused: false,
+            created_at: None,
         })
     }
 }
@@ -312,6 +314,15 @@ impl CloudFrontModel {
 struct SimCloudFront(Arc<Mutex<CloudFrontModel>>);
 
 impl Invalidator for SimCloudFront {
+    /// Completion events are off in the simulation.
+    async fn get_invalidation(
+        &self,
+        _destination: Destination<'_>,
+        _invalidation_id: &str,
+    ) -> Result<Progress, SendError> {
+        unreachable!("the simulation watches no completions")
+    }
+
     async fn create_invalidation(&self, invalidation: &Invalidation) -> Result<Receipt, SendError> {
         tokio::time::sleep(CALL_LATENCY).await;
         let now = Instant::now();
@@ -631,6 +642,7 @@ async fn simulate(scenario: Scenario) -> Run {
         backoff: Backoff::default(),
         metrics: None,
         queue: (scenario.mode == Mode::Queued).then(|| SimQueue(queue.clone())),
+        watching: None,
     });
     let sim = Arc::new(Sim {
         start,
@@ -645,7 +657,10 @@ async fn simulate(scenario: Scenario) -> Run {
     });
     let timeline = Arc::new(Mutex::new(Vec::new()));
     let mut tasks = Vec::new();
-    tasks.push(tokio::spawn(sampler(sim.clone(), timeline.clone())));
+    tasks.push(tokio::task::spawn_local(sampler(
+        sim.clone(),
+        timeline.clone(),
+    )));
     match scenario.mode {
         Mode::Queued => {
             {
@@ -655,14 +670,17 @@ async fn simulate(scenario: Scenario) -> Run {
                 }
             }
             for _ in 0..scenario.concurrency {
-                tasks.push(tokio::spawn(poller(sim.clone(), handler.clone())));
+                tasks.push(tokio::task::spawn_local(poller(
+                    sim.clone(),
+                    handler.clone(),
+                )));
             }
         }
         Mode::Direct => {
             // Lambda's default account concurrency.
             let limit = Arc::new(tokio::sync::Semaphore::new(1000));
             for i in 0..scenario.objects {
-                tasks.push(tokio::spawn(direct_invocation(
+                tasks.push(tokio::task::spawn_local(direct_invocation(
                     sim.clone(),
                     handler.clone(),
                     limit.clone(),
@@ -725,7 +743,8 @@ fn run(scenario: Scenario) -> Run {
         .start_paused(true)
         .build()
         .expect("a runtime")
-        .block_on(simulate(scenario))
+        // Local tasks: the handler's futures need not be `Send` on one thread.
+        .block_on(tokio::task::LocalSet::new().run_until(simulate(scenario)))
 }
 
 fn table(runs: &[Run]) -> String {

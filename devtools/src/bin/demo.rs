@@ -1,7 +1,8 @@
 //! `make demo`: the real function binary under a local Lambda Runtime API, invalidating
 //! on a CloudFront fake that honours CallerReference, fed with the samples in events/. The
 //! function runs with SKIP_KEYS and CLEAN_URLS, as a site with fingerprinted bundles and
-//! extensionless URLs would.
+//! extensionless URLs would; then the completion checks it queued are handed back as its SQS
+//! event source would, until the "Invalidation Completed" events reach a stand-in bus.
 //!
 //! Usage: demo FUNCTION_BINARY EVENTS_DIR
 
@@ -11,12 +12,15 @@ use std::time::Duration;
 
 use devtools::events::{site_keys, sqs_event};
 use devtools::fake_cloudfront::{Answer, FakeCloudFront};
-use devtools::runtime_api::{Reply, RuntimeApi};
+use devtools::fake_sqs_eventbridge::{FakeSqsEventBridge, Message};
+use devtools::runtime_api::{Invoked, Reply, RuntimeApi};
+use serde_json::{Value, json};
 use tokio::process::Child;
 
 const DISTRIBUTION: &str = "EDEMO1EXAMPLE";
 /// Fingerprinted bundles never change under their name, and source maps are not served.
 const SKIP_KEYS: &str = "static/**,**/*.map";
+const BUS: &str = "site-events";
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 const SCRIPT: &[(&str, &str)] = &[
@@ -69,13 +73,19 @@ async fn run(binary: PathBuf, events: PathBuf) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     let runtime = RuntimeApi::start().await.map_err(|e| e.to_string())?;
+    let queue_and_bus = FakeSqsEventBridge::start()
+        .await
+        .map_err(|e| e.to_string())?;
     println!(
-        "CloudFront fake on {} (distribution {DISTRIBUTION}); Lambda Runtime API on {}",
+        "CloudFront fake on {} (distribution {DISTRIBUTION}); SQS and EventBridge stand-in on {} (bus {BUS}); Lambda Runtime API on {}",
         fake.endpoint(),
+        queue_and_bus.endpoint(),
         runtime.host()
     );
-    println!("function settings: INDEX_DOCUMENT=index.html SKIP_KEYS={SKIP_KEYS} CLEAN_URLS=true");
-    let mut function = start_function(&binary, &runtime, &fake)?;
+    println!(
+        "function settings: INDEX_DOCUMENT=index.html SKIP_KEYS={SKIP_KEYS} CLEAN_URLS=true COMPLETION_EVENTS={BUS}"
+    );
+    let mut function = start_function(&binary, &runtime, &fake, &queue_and_bus)?;
     let init = runtime
         .first_poll(Duration::from_secs(10))
         .await
@@ -104,6 +114,8 @@ async fn run(binary: PathBuf, events: PathBuf) -> Result<(), String> {
     )
     .await?;
 
+    completion_checks(&runtime, &fake, &queue_and_bus).await?;
+
     println!("== s3-put.json again: a retried or re-delivered event");
     let before = fake.invalidations().len();
     let reply = runtime
@@ -131,10 +143,74 @@ async fn run(binary: PathBuf, events: PathBuf) -> Result<(), String> {
     Ok(())
 }
 
+/// Hands the completion checks the function queued back to it, as its SQS event source would
+/// once their delay is over (the demo does not wait it out): first while CloudFront still has
+/// the invalidations in progress, then after they complete.
+async fn completion_checks(
+    runtime: &RuntimeApi,
+    fake: &FakeCloudFront,
+    queue_and_bus: &FakeSqsEventBridge,
+) -> Result<(), String> {
+    let checks = queue_and_bus.take_messages();
+    println!(
+        "== completion checks: the function queued {} (one per invalidation), due after {}; handed back now, while CloudFront has them in progress",
+        checks.len(),
+        delays(&checks)
+    );
+    print_reply(&runtime.invoke(delivered(&checks), TIMEOUT).await?);
+    let again = queue_and_bus.take_messages();
+    println!(
+        "   still InProgress: {} checks queued again, due after {} (each wait twice the one before)
+",
+        again.len(),
+        delays(&again)
+    );
+    fake.set_complete_after(Duration::ZERO);
+    println!("== the same checks after CloudFront completed the invalidations");
+    print_reply(&runtime.invoke(delivered(&again), TIMEOUT).await?);
+    let events = queue_and_bus.events();
+    let Some(first) = events.first() else {
+        return Err("no event reached the bus".into());
+    };
+    println!(
+        "   published to bus {} ({} events, one per invalidation); the first, source {}, detail-type {:?}, detail:\n   {}",
+        first.bus,
+        events.len(),
+        first.source,
+        first.detail_type,
+        first.detail
+    );
+    println!(
+        "   (seconds_to_complete is tiny: the fake completes on request; CloudFront takes a minute or so)\n"
+    );
+    if !queue_and_bus.take_messages().is_empty() {
+        return Err("completed invalidations are still watched".into());
+    }
+    Ok(())
+}
+
+/// The queued messages as the records of one Lambda SQS event.
+fn delivered(messages: &[Message]) -> Vec<u8> {
+    let records: Vec<Value> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, message)| json!({"messageId": format!("check-{i}"), "body": message.body, "eventSource": "aws:sqs"}))
+        .collect();
+    json!({ "Records": records }).to_string().into_bytes()
+}
+
+fn delays(messages: &[Message]) -> String {
+    let mut delays: Vec<u64> = messages.iter().map(|m| m.delay_seconds).collect();
+    delays.dedup();
+    let delays: Vec<String> = delays.iter().map(|d| format!("{d} s")).collect();
+    delays.join(", ")
+}
+
 fn start_function(
     binary: &Path,
     runtime: &RuntimeApi,
     fake: &FakeCloudFront,
+    queue_and_bus: &FakeSqsEventBridge,
 ) -> Result<Child, String> {
     runtime
         .function_command(binary, &fake.endpoint())
@@ -144,6 +220,13 @@ fn start_function(
         .env("INDEX_DOCUMENT", "index.html")
         .env("SKIP_KEYS", SKIP_KEYS)
         .env("CLEAN_URLS", "true")
+        .env("COMPLETION_EVENTS", BUS)
+        .env(
+            "WATCH_QUEUE_URL",
+            format!("{}/123456789012/watch", queue_and_bus.endpoint()),
+        )
+        .env("AWS_ENDPOINT_URL_SQS", queue_and_bus.endpoint())
+        .env("AWS_ENDPOINT_URL_EVENTBRIDGE", queue_and_bus.endpoint())
         .stdout(Stdio::null())
         .kill_on_drop(true)
         .spawn()
@@ -167,7 +250,22 @@ async fn invoke(
 ) -> Result<(), String> {
     println!("== {title}");
     let known = fake.invalidations().len();
-    let invoked = runtime.invoke(event, TIMEOUT).await?;
+    print_reply(&runtime.invoke(event, TIMEOUT).await?);
+    let created = &fake.invalidations()[known..];
+    if created.is_empty() {
+        println!("   CloudFront: no new invalidation");
+    }
+    for invalidation in created {
+        println!(
+            "   CloudFront now holds {}  CallerReference {}  paths {:?}",
+            invalidation.id, invalidation.caller_reference, invalidation.paths
+        );
+    }
+    println!();
+    Ok(())
+}
+
+fn print_reply(invoked: &Invoked) {
     let (kind, body) = match &invoked.reply {
         Reply::Response(body) => ("answer", body),
         Reply::Error(body) => ("error", body),
@@ -186,18 +284,6 @@ async fn invoke(
             skipped["reason"].as_str().unwrap_or_default()
         );
     }
-    let created = &fake.invalidations()[known..];
-    if created.is_empty() {
-        println!("   CloudFront: no new invalidation");
-    }
-    for invalidation in created {
-        println!(
-            "   CloudFront now holds {}  CallerReference {}  paths {:?}",
-            invalidation.id, invalidation.caller_reference, invalidation.paths
-        );
-    }
-    println!();
-    Ok(())
 }
 
 fn shorten(text: &str) -> String {
