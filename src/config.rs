@@ -114,6 +114,8 @@ impl PartialEq for SkipKeys {
 
 impl Eq for SkipKeys {}
 
+/// The whole configuration: routes to distributions, path rules, planning policy, and the
+/// optional features (metrics, deferral, completion events).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// The routes in force: configured, and found at start-up.
@@ -165,6 +167,8 @@ pub struct Defer {
     pub first_delay_seconds: u64,
 }
 
+/// A setting that stops start-up: the variable, and what is wrong with it and how to fix
+/// it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid configuration: {variable} {problem}")]
 pub struct ConfigError {

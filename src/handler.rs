@@ -37,6 +37,8 @@ pub const DEFER_RESERVE: Duration = Duration::from_secs(2);
 /// Deferred paths go out in messages of at most this many bytes (SQS allows 256 KiB).
 const MAX_DEFERRED_BYTES: usize = 200_000;
 
+/// One function instance's state across invocations: configuration and the clients it sends
+/// through.
 pub struct Handler<I, Q = Sqs, P = EventBridge> {
     pub config: Config,
     pub invalidator: I,
@@ -72,6 +74,8 @@ const CHECKS_AT_ONCE: usize = 4;
 /// a few bad paths among 3,000 (about 2 log2 n each), and few enough for its rate limit.
 pub const ISOLATION_REQUESTS: usize = 64;
 
+/// Why a direct invocation answers with an error (SQS batches answer with the failed
+/// messages instead).
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
     #[error(transparent)]

@@ -183,6 +183,7 @@ impl Outcome {
         self.deliveries.iter().map(|d| (&d.invalidation, &d.sent))
     }
 
+    /// Requests CloudFront accepted (or had accepted before), with its answer.
     pub fn receipts(&self) -> impl Iterator<Item = (&Invalidation, &Receipt)> {
         self.attempts()
             .filter_map(|(invalidation, sent)| Some((invalidation, sent.result.as_ref().ok()?)))
@@ -225,6 +226,7 @@ impl Outcome {
         })
     }
 
+    /// How the invocation ended: a retryable failure outweighs a permanent one.
     pub fn verdict(&self) -> Verdict {
         if self.errors().any(|(_, e)| e.is_retryable())
             || self.unwatched().next().is_some()

@@ -36,6 +36,7 @@ const CLOUDFRONT_PATH_UNSAFE: &AsciiSet = &CONTROLS
 /// one is covered by a wildcard that ends just before it.
 const WILDCARD_BEFORE: [char; 2] = ['~', '*'];
 
+/// Why a key cannot become a CloudFront path.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
     #[error("key is empty")]

@@ -123,6 +123,7 @@ fn event_id(kind: Kind, watch: &Watch) -> String {
     format!("s3cfi-event-{hex}")
 }
 
+/// EventBridge did not take the event; the message says why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("could not publish to EventBridge: {0}")]
 pub struct PublishError(pub String);
@@ -144,6 +145,7 @@ pub struct EventBridge {
 }
 
 impl EventBridge {
+    /// The bus `bus` (a name or an ARN), with the SDK configuration the function loaded.
     pub fn new(sdk_config: &SdkConfig, bus: &str) -> Self {
         EventBridge {
             client: aws_sdk_eventbridge::Client::new(sdk_config),

@@ -9,6 +9,7 @@ use aws_config::SdkConfig;
 /// Longest delay SQS allows on a message.
 pub const MAX_DELAY: Duration = Duration::from_secs(crate::config::MAX_QUEUE_DELAY_SECONDS);
 
+/// SQS did not take the message; the message says why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("could not write to the work queue: {0}")]
 pub struct QueueError(pub String);
@@ -32,6 +33,7 @@ pub struct Sqs {
 }
 
 impl Sqs {
+    /// The queue at `queue_url`, with the SDK configuration the function loaded.
     pub fn new(sdk_config: &SdkConfig, queue_url: &str) -> Self {
         Sqs {
             client: aws_sdk_sqs::Client::new(sdk_config),

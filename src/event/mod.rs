@@ -28,9 +28,12 @@ use serde_json::value::RawValue;
 
 use crate::path::KeyError;
 
+/// What happened to the object; both kinds invalidate its paths.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ChangeKind {
+    /// Created or overwritten (`ObjectCreated:*`).
     Created,
+    /// Deleted, or expired (`ObjectRemoved:*`, `LifecycleExpiration:*`).
     Removed,
 }
 
@@ -168,6 +171,7 @@ pub struct Skipped {
     pub message_index: Option<usize>,
 }
 
+/// Everything read from one payload.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Decoded {
     pub changes: Vec<Change>,
@@ -181,13 +185,16 @@ pub struct Decoded {
     pub sqs_message_ids: Option<Vec<String>>,
 }
 
+/// A payload that cannot be read at all: the whole invocation fails with it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EventError {
+    /// Not JSON, with the parser's message.
     #[error("event is not JSON: {0}")]
     NotJson(String),
     #[error(
         "event is not an S3 change: expected Records[] of S3, SQS or SNS records, an EventBridge event from aws.s3, or s3:TestEvent; got {0}"
     )]
+    /// JSON of no shape the function reads, described without its content.
     Unrecognised(String),
 }
 

@@ -105,6 +105,7 @@ impl Invalidation {
     }
 }
 
+/// What the plan costs, for the answer and the `plan` command.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
     /// Distinct paths the changes touch.
@@ -114,6 +115,7 @@ pub struct Summary {
     pub wildcards: usize,
 }
 
+/// The requests to send for one payload, and the records left out.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Plan {
     pub invalidations: Vec<Invalidation>,

@@ -41,10 +41,13 @@ impl Receipt {
 /// Where an invalidation stands, as GetInvalidation reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Progress {
+    /// CloudFront is still invalidating.
     InProgress,
+    /// Every edge location has dropped the paths.
     Completed,
 }
 
+/// Why a request was not accepted; each says what it means for the operator.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SendError {
     #[error(
