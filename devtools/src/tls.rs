@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 
 /// Where Debian (and so this machine) keeps the system's trusted roots.
@@ -24,10 +24,19 @@ impl LocalCa {
     pub fn new() -> Result<LocalCa, Box<dyn std::error::Error + Send + Sync>> {
         let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        // Distinct names: OpenSSL (boto3) takes a leaf whose issuer is its own subject for
+        // a self-signed certificate and refuses it.
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "s3-cloudfront-invalidator local CA");
         let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate()?)?;
         let server_key = KeyPair::generate()?;
-        let server_cert = CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()])?
-            .signed_by(&server_key, &ca)?;
+        let mut server_params =
+            CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()])?;
+        server_params
+            .distinguished_name
+            .push(DnType::CommonName, "localhost");
+        let server_cert = server_params.signed_by(&server_key, &ca)?;
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der()));
         let server = rustls::ServerConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
