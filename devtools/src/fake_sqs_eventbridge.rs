@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -107,12 +107,7 @@ async fn respond(
         .and_then(|t| t.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    let body = request
-        .into_body()
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
+    let body = crate::body(request).await;
     let input: Value = serde_json::from_slice(&body).unwrap_or_default();
     let mut state = state.lock().unwrap();
     Ok(match target.as_str() {

@@ -21,11 +21,15 @@ pub(crate) async fn split_request(
         .split('/')
         .map(str::to_owned)
         .collect();
-    let body = request
+    (method, segments, body(request).await)
+}
+
+/// A request's whole body; empty when it cannot be read.
+pub(crate) async fn body(request: hyper::Request<hyper::body::Incoming>) -> Bytes {
+    request
         .into_body()
         .collect()
         .await
         .map(|b| b.to_bytes())
-        .unwrap_or_default();
-    (method, segments, body)
+        .unwrap_or_default()
 }
