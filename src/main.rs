@@ -1,3 +1,6 @@
+//! The Lambda entry point, kept thin: logging, configuration (and discovery) once, the SDK
+//! clients once, then `lambda_runtime::run` over the handler; or the offline `plan` command.
+
 use aws_config::BehaviorVersion;
 use lambda_runtime::{LambdaEvent, service_fn};
 use s3_cloudfront_invalidator::cli::plan_command;
