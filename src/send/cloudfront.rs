@@ -398,25 +398,11 @@ fn classify<E>(
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    if let Some(role) = &invalidation.role
-        && let Some(refused) = assume_role_error(&error, role)
-    {
-        return Err(refused);
-    }
-    let server_error = error
-        .raw_response()
-        .is_some_and(|raw| raw.status().is_server_error());
-    let service = match error {
-        SdkError::ServiceError(service) => service.into_err(),
-        SdkError::TimeoutError(_) => return Err(SendError::Transport("timed out".into())),
-        SdkError::DispatchFailure(e) => return Err(SendError::Transport(format!("{e:?}"))),
-        SdkError::ResponseError(e) => return Err(SendError::Transport(format!("{e:?}"))),
-        other => return Err(SendError::Other(other.to_string())),
-    };
-    let code = service.code().unwrap_or_default().to_owned();
-    let message = service.message().unwrap_or_default().to_owned();
+    let (service, server_error) = service_error(error, invalidation.role.as_ref())?;
+    let code = service.code().unwrap_or_default();
+    let message = service.message().unwrap_or_default();
     Err(match named(&service) {
-        Named::InvalidArgument if is_reused_reference(&message) => {
+        Named::InvalidArgument if is_reused_reference(message) => {
             return Ok(Receipt::already_exists());
         }
         _ if code == "InvalidationBatchAlreadyExists" => return Ok(Receipt::already_exists()),
@@ -428,43 +414,80 @@ where
                 tenant_id: tenant_id.clone(),
             },
         },
-        Named::AccessDenied => access_denied(invalidation),
+        Named::AccessDenied => access_denied(
+            invalidation.destination(),
+            "cloudfront:CreateInvalidation",
+            "cloudfront:CreateInvalidationForDistributionTenant",
+        ),
         Named::TooManyInProgress => SendError::TooManyInProgress,
         Named::BatchTooLarge => SendError::BatchTooLarge,
         Named::InconsistentQuantities => SendError::InconsistentQuantities,
         Named::MissingBody => SendError::MissingBody,
-        Named::InvalidArgument => SendError::InvalidPaths(message),
-        // An answer without an error code is one the SDK could not read (a 2xx body that is
-        // not XML, say): CloudFront may well have acted, and repeating is free.
-        _ if code.is_empty() => SendError::Transport("unreadable answer from CloudFront".into()),
-        _ if code.contains("Throttl") || code == "RequestLimitExceeded" => {
-            SendError::Throttled(format!("{code}: {message}"))
-        }
-        _ if code == "ServiceUnavailable"
-            || code == "InternalError"
-            || code == "InternalFailure"
-            || server_error =>
-        {
-            SendError::Unavailable(format!("{code}: {message}"))
-        }
-        _ => SendError::Other(format!("{code}: {message}")),
+        Named::InvalidArgument => SendError::InvalidPaths(message.to_owned()),
+        Named::Unnamed => generic(code, message, server_error),
     })
 }
 
-/// What the caller needs to be allowed, said the way an operator fixes it.
-fn access_denied(invalidation: &Invalidation) -> SendError {
-    let who = who(invalidation.role.as_ref());
-    match &invalidation.tenant_id {
+/// The service's error inside an SDK error, and whether its status was a 5xx; or what a
+/// failure to get an answer at all (or the role's credentials to ask with) means.
+fn service_error<E>(
+    error: SdkError<E, HttpResponse>,
+    role: Option<&Role>,
+) -> Result<(E, bool), SendError>
+where
+    E: std::error::Error + 'static,
+{
+    if let Some(refused) = role.and_then(|role| assume_role_error(&error, role)) {
+        return Err(refused);
+    }
+    let server_error = error
+        .raw_response()
+        .is_some_and(|raw| raw.status().is_server_error());
+    match error {
+        SdkError::ServiceError(service) => Ok((service.into_err(), server_error)),
+        SdkError::TimeoutError(_) => Err(SendError::Transport("timed out".into())),
+        SdkError::DispatchFailure(e) => Err(SendError::Transport(format!("{e:?}"))),
+        SdkError::ResponseError(e) => Err(SendError::Transport(format!("{e:?}"))),
+        other => Err(SendError::Other(other.to_string())),
+    }
+}
+
+/// What an error code means when no rule of the operation's own claims it.
+fn generic(code: &str, message: &str, server_error: bool) -> SendError {
+    match code {
+        // An answer without an error code is one the SDK could not read (a 2xx body that is
+        // not XML, say): CloudFront may well have acted, and repeating is free.
+        "" => SendError::Transport("unreadable answer from CloudFront".into()),
+        _ if code.contains("Throttl") || code == "RequestLimitExceeded" => {
+            SendError::Throttled(format!("{code}: {message}"))
+        }
+        "ServiceUnavailable" | "InternalError" | "InternalFailure" => {
+            SendError::Unavailable(format!("{code}: {message}"))
+        }
+        _ if server_error => SendError::Unavailable(format!("{code}: {message}")),
+        _ => SendError::Other(format!("{code}: {message}")),
+    }
+}
+
+/// What the caller needs to be allowed, said the way an operator fixes it: `action` on the
+/// distribution, or `tenant_action` on the tenant.
+fn access_denied(
+    destination: Destination,
+    action: &'static str,
+    tenant_action: &'static str,
+) -> SendError {
+    let who = who(destination.role);
+    match destination.tenant_id {
         None => SendError::AccessDenied {
-            target: format!("distribution {}", invalidation.distribution_id),
+            target: format!("distribution {}", destination.distribution_id),
             who,
-            action: "cloudfront:CreateInvalidation",
-            resource: format!("distribution/{}", invalidation.distribution_id),
+            action,
+            resource: format!("distribution/{}", destination.distribution_id),
         },
         Some(tenant_id) => SendError::AccessDenied {
             target: format!("distribution tenant {tenant_id}"),
             who,
-            action: "cloudfront:CreateInvalidationForDistributionTenant",
+            action: tenant_action,
             resource: format!("distribution-tenant/{tenant_id}"),
         },
     }
@@ -483,52 +506,25 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     let destination = asked.destination;
-    if let Some(role) = destination.role
-        && let Some(refused) = assume_role_error(&error, role)
-    {
-        return refused;
-    }
-    let server_error = error
-        .raw_response()
-        .is_some_and(|raw| raw.status().is_server_error());
-    let service = match error {
-        SdkError::ServiceError(service) => service.into_err(),
-        SdkError::TimeoutError(_) => return SendError::Transport("timed out".into()),
-        SdkError::DispatchFailure(e) => return SendError::Transport(format!("{e:?}")),
-        SdkError::ResponseError(e) => return SendError::Transport(format!("{e:?}")),
-        other => return SendError::Other(other.to_string()),
+    let (service, server_error) = match service_error(error, destination.role) {
+        Ok(service) => service,
+        Err(error) => return error,
     };
     let code = service.code().unwrap_or_default();
     let message = service.message().unwrap_or_default();
-    let who = who(destination.role);
-    match (code, destination.tenant_id) {
-        ("NoSuchInvalidation", _) => SendError::NoSuchInvalidation {
+    match code {
+        "NoSuchInvalidation" => SendError::NoSuchInvalidation {
             invalidation_id: asked.invalidation_id.to_owned(),
         },
-        ("NoSuchDistribution", _) => SendError::NoSuchDistribution {
+        "NoSuchDistribution" => SendError::NoSuchDistribution {
             distribution_id: destination.distribution_id.to_owned(),
         },
-        ("AccessDenied", None) => SendError::AccessDenied {
-            target: format!("distribution {}", destination.distribution_id),
-            who,
-            action: "cloudfront:GetInvalidation",
-            resource: format!("distribution/{}", destination.distribution_id),
-        },
-        ("AccessDenied", Some(tenant)) => SendError::AccessDenied {
-            target: format!("distribution tenant {tenant}"),
-            who,
-            action: "cloudfront:GetInvalidationForDistributionTenant",
-            resource: format!("distribution-tenant/{tenant}"),
-        },
-        ("", _) => SendError::Transport("unreadable answer from CloudFront".into()),
-        _ if code.contains("Throttl") || code == "RequestLimitExceeded" => {
-            SendError::Throttled(format!("{code}: {message}"))
-        }
-        ("ServiceUnavailable" | "InternalError" | "InternalFailure", _) => {
-            SendError::Unavailable(format!("{code}: {message}"))
-        }
-        _ if server_error => SendError::Unavailable(format!("{code}: {message}")),
-        _ => SendError::Other(format!("{code}: {message}")),
+        "AccessDenied" => access_denied(
+            destination,
+            "cloudfront:GetInvalidation",
+            "cloudfront:GetInvalidationForDistributionTenant",
+        ),
+        _ => generic(code, message, server_error),
     }
 }
 
