@@ -282,6 +282,14 @@ impl Place {
 }
 
 impl Config {
+    /// The routes to `distribution_id`, for work that names a distribution (deferred paths,
+    /// completion checks) rather than an object. They share one role (`check_roles`).
+    pub fn routes_to<'a>(&'a self, distribution_id: &'a str) -> impl Iterator<Item = &'a Route> {
+        self.routes
+            .iter()
+            .filter(move |route| route.distribution_id == distribution_id)
+    }
+
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())

@@ -13,7 +13,7 @@ use lambda_runtime::Diagnostic;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::config::{CompletionEvents, Config};
+use crate::config::{CompletionEvents, Config, Defer};
 use crate::event::work::{self, Deferred, Timestamp, Watch};
 use crate::event::{self, EventError, Reason, Skipped, Watched};
 use crate::outcome::{
@@ -286,8 +286,7 @@ impl<I: Invalidator, Q: WorkQueue, P: Publisher> Handler<I, Q, P> {
             }
         }
         let isolation_budget = AtomicUsize::new(ISOLATION_REQUESTS);
-        let writes_to_queue = matches!((&self.queue, &self.config.defer), (Some(_), Some(_)))
-            || self.watching().is_some();
+        let writes_to_queue = self.deferring().is_some() || self.watching().is_some();
         let answer_by = deadline;
         let deadline = if writes_to_queue {
             deadline - DEFER_RESERVE
@@ -319,7 +318,7 @@ impl<I: Invalidator, Q: WorkQueue, P: Publisher> Handler<I, Q, P> {
         );
         let (deliveries, refused): (Vec<_>, Vec<_>) = groups.into_iter().unzip();
         let mut deliveries: Vec<Delivery> = deliveries.into_iter().flatten().collect();
-        self.defer(&mut deliveries, changes).await;
+        self.defer(&mut deliveries, changes, answer_by).await;
         self.watch_new(&mut deliveries, answer_by).await;
         Ok(Outcome {
             plan,
@@ -329,6 +328,11 @@ impl<I: Invalidator, Q: WorkQueue, P: Publisher> Handler<I, Q, P> {
             changes: decoded.changes,
             sqs_message_ids: decoded.sqs_message_ids,
         })
+    }
+
+    /// The queue and its settings, when deferral is on.
+    fn deferring(&self) -> Option<(&Q, &Defer)> {
+        Some((self.queue.as_ref()?, self.config.defer.as_ref()?))
     }
 
     /// The queue and bus, and the settings for them, when completion events are on.
@@ -419,9 +423,8 @@ impl<I: Invalidator, Q: WorkQueue, P: Publisher> Handler<I, Q, P> {
         // The role that reaches the distribution follows from the configuration.
         let role = self
             .config
-            .routes
-            .iter()
-            .find(|route| route.distribution_id == watch.distribution_id)
+            .routes_to(&watch.distribution_id)
+            .next()
             .and_then(|route| route.role.as_ref());
         let destination = Destination {
             distribution_id: &watch.distribution_id,
@@ -467,9 +470,9 @@ impl<I: Invalidator, Q: WorkQueue, P: Publisher> Handler<I, Q, P> {
         deliveries: &mut Vec<Delivery>,
         refused: &mut Vec<RefusedPath>,
     ) {
+        let defer_busy = self.deferring().is_some();
         let mut pending = vec![planned];
         while let Some(invalidation) = pending.pop() {
-            let defer_busy = self.queue.is_some() && self.config.defer.is_some();
             let sent = send(
                 &self.invalidator,
                 &invalidation,
@@ -481,11 +484,7 @@ impl<I: Invalidator, Q: WorkQueue, P: Publisher> Handler<I, Q, P> {
             if matches!(sent.result, Err(SendError::TooManyInProgress))
                 && defer_busy
                 && let Some(parts) = plan::by_kind(&invalidation, changes)
-                && budget
-                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
-                        left.checked_sub(parts.len())
-                    })
-                    .is_ok()
+                && afford(budget, parts.len())
             {
                 // The exact paths first: the wildcards are likelier to be what is full.
                 pending.extend(parts.into_iter().rev());
@@ -504,12 +503,7 @@ impl<I: Invalidator, Q: WorkQueue, P: Publisher> Handler<I, Q, P> {
                             .collect()
                     }
                 };
-                let affordable = budget
-                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
-                        left.checked_sub(parts.len())
-                    })
-                    .is_ok();
-                if !parts.is_empty() && affordable {
+                if !parts.is_empty() && afford(budget, parts.len()) {
                     // Reversed, so the first half is sent first.
                     pending.extend(parts.into_iter().rev());
                     continue;
@@ -528,8 +522,13 @@ impl<I: Invalidator, Q: WorkQueue, P: Publisher> Handler<I, Q, P> {
     /// it certainly did not act) to the queue as deferred work, to be planned again with
     /// whatever is new then. Only what was written is marked deferred: the rest fails and
     /// its messages come back as before.
-    async fn defer(&self, deliveries: &mut [Delivery], changes: &[event::Change]) {
-        let (Some(queue), Some(defer)) = (&self.queue, &self.config.defer) else {
+    async fn defer(
+        &self,
+        deliveries: &mut [Delivery],
+        changes: &[event::Change],
+        answer_by: Instant,
+    ) {
+        let Some((queue, defer)) = self.deferring() else {
             return;
         };
         for delivery in deliveries {
@@ -563,7 +562,7 @@ impl<I: Invalidator, Q: WorkQueue, P: Publisher> Handler<I, Q, P> {
                     paths: paths.to_vec(),
                     deferrals,
                 };
-                if let Err(error) = queue.send(deferred.to_body(), delay).await {
+                if let Err(error) = write(queue, deferred.to_body(), delay, answer_by).await {
                     tracing::warn!(caller_reference = %invalidation.caller_reference, %error, "could not defer");
                     written = false;
                     break;
@@ -576,6 +575,30 @@ impl<I: Invalidator, Q: WorkQueue, P: Publisher> Handler<I, Q, P> {
     }
 }
 
+/// Takes `requests` from the isolation budget, if it has that many left.
+fn afford(budget: &AtomicUsize, requests: usize) -> bool {
+    budget
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+            left.checked_sub(requests)
+        })
+        .is_ok()
+}
+
+/// Writes `body` to `queue`, due after `delay`, if SQS answers before `answer_by`.
+async fn write(
+    queue: &impl WorkQueue,
+    body: String,
+    delay: Duration,
+    answer_by: Instant,
+) -> Result<(), QueueError> {
+    match tokio::time::timeout_at(answer_by, queue.send(body, delay)).await {
+        Ok(result) => result,
+        Err(_) => Err(QueueError(
+            "no answer before the invocation's deadline".into(),
+        )),
+    }
+}
+
 /// Writes `watch` to `queue`, due after its delay; answers the delay.
 async fn enqueue(
     queue: &impl WorkQueue,
@@ -583,12 +606,9 @@ async fn enqueue(
     answer_by: Instant,
 ) -> Result<Duration, QueueError> {
     let delay = Duration::from_secs(watch.delay_seconds).min(queue::MAX_DELAY);
-    match tokio::time::timeout_at(answer_by, queue.send(watch.to_body(), delay)).await {
-        Ok(result) => result.map(|()| delay),
-        Err(_) => Err(QueueError(
-            "no answer before the invocation's deadline".into(),
-        )),
-    }
+    write(queue, watch.to_body(), delay, answer_by)
+        .await
+        .map(|()| delay)
 }
 
 /// Paths in runs whose deferred message stays within [`MAX_DEFERRED_BYTES`].

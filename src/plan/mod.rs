@@ -158,10 +158,9 @@ pub fn plan(decoded: &Decoded, config: &Config) -> Plan {
         if let Some(routed) = &change.routed {
             // Deferred work: its paths were planned before; its destination is whichever
             // configured route still names its distribution and tenant.
-            let route = config.routes.iter().find(|route| {
-                route.distribution_id == routed.distribution_id
-                    && route.tenant_id == routed.tenant_id
-            });
+            let route = config
+                .routes_to(&routed.distribution_id)
+                .find(|route| route.tenant_id == routed.tenant_id);
             match route {
                 Some(route) => {
                     let destination = Destination {
@@ -169,12 +168,12 @@ pub fn plan(decoded: &Decoded, config: &Config) -> Plan {
                         tenant_id: route.tenant_id.as_deref(),
                         role: route.role.as_ref(),
                     };
-                    let (_, coverage) = by_destination
-                        .entry((destination.distribution_id, destination.tenant_id))
-                        .or_insert_with(|| (destination, Unordered::new()));
-                    for path in &routed.paths {
-                        coverage.entry(path.clone()).or_default().insert(index);
-                    }
+                    add(
+                        &mut by_destination,
+                        destination,
+                        routed.paths.iter().cloned(),
+                        index,
+                    );
                 }
                 None => {
                     let id = routed.distribution_id.clone();
@@ -192,12 +191,7 @@ pub fn plan(decoded: &Decoded, config: &Config) -> Plan {
                         tenant_id: target.tenant_id,
                         role: target.role,
                     };
-                    let (_, coverage) = by_destination
-                        .entry((target.distribution_id, target.tenant_id))
-                        .or_insert_with(|| (destination, Unordered::new()));
-                    for path in target.paths {
-                        coverage.entry(path).or_default().insert(index);
-                    }
+                    add(&mut by_destination, destination, target.paths, index);
                 }
             }
             // The first reading of the key decides whether the record is skipped or fails.
@@ -212,11 +206,7 @@ pub fn plan(decoded: &Decoded, config: &Config) -> Plan {
         let id = &watched.watch.distribution_id;
         let dropped = if config.completion.is_none() {
             Reason::CompletionEventsOff
-        } else if config
-            .routes
-            .iter()
-            .any(|route| &route.distribution_id == id)
-        {
+        } else if config.routes_to(id).next().is_some() {
             plan.watches.push(index);
             continue;
         } else {
@@ -240,6 +230,21 @@ pub fn plan(decoded: &Decoded, config: &Config) -> Plan {
         }
     }
     plan
+}
+
+/// Adds `paths`, standing for change `index`, to what goes to `destination`.
+fn add<'a>(
+    by_destination: &mut BTreeMap<(&'a str, Option<&'a str>), (Destination<'a>, Unordered)>,
+    destination: Destination<'a>,
+    paths: impl IntoIterator<Item = String>,
+    index: usize,
+) {
+    let (_, coverage) = by_destination
+        .entry((destination.distribution_id, destination.tenant_id))
+        .or_insert_with(|| (destination, Unordered::new()));
+    for path in paths {
+        coverage.entry(path).or_default().insert(index);
+    }
 }
 
 fn is_wildcard(path: &str) -> bool {
