@@ -400,9 +400,21 @@ struct Sim {
 }
 
 impl Sim {
+    /// Seconds between two uploads.
+    fn spacing(&self) -> f64 {
+        self.scenario.upload.as_secs_f64() / self.scenario.objects.max(1) as f64
+    }
+
     fn uploaded_at(&self, i: usize) -> Instant {
-        let spacing = self.scenario.upload.as_secs_f64() / self.scenario.objects.max(1) as f64;
-        self.start + Duration::from_secs_f64(spacing * i as f64)
+        self.start + Duration::from_secs_f64(self.spacing() * i as f64)
+    }
+
+    /// How many objects were uploaded by `at_s` seconds after the first.
+    fn uploaded_by(&self, at_s: f64) -> usize {
+        if at_s < 0.0 {
+            return 0;
+        }
+        ((at_s / self.spacing()).floor() as usize + 1).min(self.scenario.objects)
     }
 
     fn finished(&self) -> bool {
@@ -557,10 +569,11 @@ async fn sampler(sim: Arc<Sim>, timeline: Arc<Mutex<Vec<Sample>>>) {
         let (paths, wildcards) = sim.cloudfront.lock().unwrap().in_progress(now);
         // Notifications of uploads still to come are held in the model, not yet in SQS.
         let not_yet_sent = match sim.scenario.mode {
-            Mode::Queued => (0..sim.scenario.objects)
-                .rev()
-                .take_while(|&i| sim.uploaded_at(i) + NOTIFICATION_DELAY > now)
-                .count(),
+            Mode::Queued => {
+                let sent_by =
+                    now.duration_since(sim.start).as_secs_f64() - NOTIFICATION_DELAY.as_secs_f64();
+                sim.scenario.objects - sim.uploaded_by(sent_by)
+            }
             Mode::Direct => 0,
         };
         let depth = sim.queue.lock().unwrap().messages.len() - not_yet_sent;
@@ -704,9 +717,8 @@ async fn simulate(scenario: Scenario) -> Run {
         .map(|f| f.map_or(f64::INFINITY, |at| at.duration_since(start).as_secs_f64()))
         .collect();
     fresh_at.sort_by(f64::total_cmp);
-    let spacing = scenario.upload.as_secs_f64() / scenario.objects.max(1) as f64;
     for sample in &mut timeline {
-        let uploaded = ((sample.at_s / spacing).floor() as usize + 1).min(scenario.objects);
+        let uploaded = sim.uploaded_by(sample.at_s);
         let fresh_by_then = fresh_at.partition_point(|&at| at <= sample.at_s);
         sample.keys_stale = uploaded.saturating_sub(fresh_by_then);
     }
