@@ -288,6 +288,16 @@ pub async fn invalidated_paths(
     all
 }
 
+/// An SQS message with `body` (JSON, written as a string), as Lambda's SQS event holds it.
+pub fn sqs_message(id: &str, body: &Value) -> Value {
+    json!({"messageId": id, "body": body.to_string(), "eventSource": "aws:sqs"})
+}
+
+/// Lambda's SQS event for `messages`.
+pub fn sqs_event(messages: &[Value]) -> Value {
+    json!({ "Records": messages })
+}
+
 /// A new SQS queue named `name` at `endpoint` (moto), with a client for it.
 pub async fn sqs_queue(endpoint: &str, name: &str) -> (aws_sdk_sqs::Client, String) {
     let client = aws_sdk_sqs::Client::new(&sdk_config(endpoint));

@@ -101,10 +101,6 @@ fn body(record: &Value) -> Value {
     serde_json::from_str(record["body"].as_str().unwrap()).unwrap()
 }
 
-fn sqs_event(records: &[Value]) -> Value {
-    json!({ "Records": records })
-}
-
 /// The same message as SQS would deliver it again: another message id, the same body.
 fn redelivered(record: &Value, id: &str) -> Value {
     let mut copy = record.clone();
@@ -345,8 +341,11 @@ async fn a_failed_check_fails_only_its_own_message() {
     gone["watch"]["invalidation_id"] = json!("INOSUCHINVALIDATION");
     let mut upload = event("sqs-batch.json")["Records"][0].clone();
     upload["messageId"] = json!("upload");
-    let record = |id: &str, body: &Value| json!({"messageId": id, "body": body.to_string(), "eventSource": "aws:sqs"});
-    let batch = sqs_event(&[record("tenant", &tenant), record("gone", &gone), upload]);
+    let batch = sqs_event(&[
+        sqs_message("tenant", &tenant),
+        sqs_message("gone", &gone),
+        upload,
+    ]);
     let outcome = handler
         .run(
             batch.to_string().as_bytes(),
@@ -464,10 +463,10 @@ async fn bad_watch_messages_are_rejected_without_blocking_the_batch() {
         (json!({"s3cfi_work": 1}), "no deferred or watch field"),
     ];
     for (body, reason) in cases {
-        let batch = json!({"Records": [
-            {"messageId": "bad", "body": body.to_string(), "eventSource": "aws:sqs"},
+        let batch = sqs_event(&[
+            sqs_message("bad", &body),
             event("sqs-batch.json")["Records"][0].clone(),
-        ]});
+        ]);
         let outcome = handler
             .run(
                 batch.to_string().as_bytes(),
@@ -489,7 +488,7 @@ async fn bad_watch_messages_are_rejected_without_blocking_the_batch() {
 
     // A check for a distribution no longer configured, or while completion events are off,
     // is dropped with its reason, not failed.
-    let stale = json!({"Records": [{"messageId": "old", "body": with("distribution_id", json!("EGONE")).to_string(), "eventSource": "aws:sqs"}]});
+    let stale = sqs_event(&[sqs_message("old", &with("distribution_id", json!("EGONE")))]);
     let outcome = handler
         .run(
             stale.to_string().as_bytes(),
@@ -504,7 +503,7 @@ async fn bad_watch_messages_are_rejected_without_blocking_the_batch() {
     let answer = serde_json::to_value(handler::answer(&outcome).unwrap()).unwrap();
     assert!(failed_message_ids(&answer).is_empty());
     let off = crate::common::handler(&fake.endpoint(), site_config(DISTRIBUTION));
-    let current = json!({"Records": [{"messageId": "on", "body": with("checks", json!(1)).to_string(), "eventSource": "aws:sqs"}]});
+    let current = sqs_event(&[sqs_message("on", &with("checks", json!(1)))]);
     let outcome = off
         .run(
             current.to_string().as_bytes(),

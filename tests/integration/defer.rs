@@ -139,10 +139,10 @@ async fn bad_deferred_payloads_are_rejected_without_blocking_the_batch() {
         ),
     ];
     for (body, reason) in cases {
-        let batch = json!({"Records": [
-            {"messageId": "bad", "body": body.to_string(), "eventSource": "aws:sqs"},
-            {"messageId": "good", "body": good(json!(["/ok.html"])).to_string(), "eventSource": "aws:sqs"},
-        ]});
+        let batch = sqs_event(&[
+            sqs_message("bad", &body),
+            sqs_message("good", &good(json!(["/ok.html"]))),
+        ]);
         let decoded =
             s3_cloudfront_invalidator::event::decode(batch.to_string().as_bytes()).unwrap();
         assert_eq!(decoded.rejected.len(), 1, "{reason}");
@@ -159,7 +159,10 @@ async fn bad_deferred_payloads_are_rejected_without_blocking_the_batch() {
         assert_eq!(failed_message_ids(&answer), ["bad"], "{reason}");
     }
     // Work for a distribution no longer configured is dropped, not failed.
-    let stale = json!({"Records": [{"messageId": "old", "body": json!({"s3cfi_work": 1, "deferred": {"distribution_id": "EGONE", "reference": "r", "paths": ["/a"], "deferrals": 1}}).to_string(), "eventSource": "aws:sqs"}]});
+    let stale = sqs_event(&[sqs_message(
+        "old",
+        &json!({"s3cfi_work": 1, "deferred": {"distribution_id": "EGONE", "reference": "r", "paths": ["/a"], "deferrals": 1}}),
+    )]);
     let answer = handler
         .handle_json(&stale, deadline(Duration::from_secs(5)))
         .await

@@ -300,7 +300,7 @@ fn completion_checks_leave_the_plan_unchanged() {
     with_check["Records"]
         .as_array_mut()
         .unwrap()
-        .push(serde_json::json!({"messageId": "check", "body": watch.to_string(), "eventSource": "aws:sqs"}));
+        .push(crate::common::sqs_message("check", &watch));
     let with_check = with_check.to_string();
     // Nothing listens on the queue's port: a dry run never calls anything.
     let on: Vec<(&str, &str)> = SITE
