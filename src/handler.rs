@@ -238,7 +238,8 @@ impl<I: Invalidator, Q: WorkQueue, P: Publisher> Handler<I, Q, P> {
         let outcome = self.run(event, deadline).await.inspect_err(|error| {
             tracing::error!(outcome = Verdict::Failed.as_str(), error = %error, "invalidation outcome");
         })?;
-        report::log(&outcome);
+        let counts = report::counts(&outcome);
+        report::log(&outcome, &counts);
         if let Some(metrics) = &self.metrics {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -247,7 +248,7 @@ impl<I: Invalidator, Q: WorkQueue, P: Publisher> Handler<I, Q, P> {
             println!(
                 "{}",
                 report::emf_line(
-                    &report::counts(&outcome),
+                    &counts,
                     &metrics.namespace,
                     &metrics.function_name,
                     request_id,

@@ -90,9 +90,9 @@ fn listed<T: Serialize>(items: &[T]) -> String {
         .expect("plain structs always serialise")
 }
 
-/// The one log line of an invocation. The request id comes from the runtime's span.
-pub fn log(outcome: &Outcome) {
-    let counts = counts(outcome);
+/// The one log line of an invocation, with its `counts`. The request id comes from the
+/// runtime's span.
+pub fn log(outcome: &Outcome, counts: &Counts) {
     let verdict = outcome.verdict();
     let ids: Vec<&str> = outcome
         .receipts()
