@@ -61,12 +61,15 @@ pub fn decode_key(encoded: &str) -> Result<Cow<'_, str>, KeyError> {
         return Ok(Cow::Borrowed(encoded));
     }
     if let Some(at) = malformed_escape(encoded) {
-        return Err(KeyError::MalformedEscape(abbreviate(encoded), at));
+        return Err(KeyError::MalformedEscape(
+            abbreviate(encoded).into_owned(),
+            at,
+        ));
     }
     let spaced = encoded.replace('+', " ");
     let decoded = percent_decode_str(&spaced)
         .decode_utf8()
-        .map_err(|_| KeyError::NotUtf8(abbreviate(encoded)))?
+        .map_err(|_| KeyError::NotUtf8(abbreviate(encoded).into_owned()))?
         .into_owned();
     if decoded.is_empty() {
         return Err(KeyError::Empty);
@@ -93,7 +96,7 @@ pub fn cloudfront_path(url_path: &str) -> Result<String, KeyError> {
     };
     if path.len() > MAX_PATH_LEN {
         return Err(KeyError::TooLong {
-            key: abbreviate(url_path),
+            key: abbreviate(url_path).into_owned(),
             len: path.len(),
         });
     }
@@ -174,11 +177,11 @@ pub fn with_any_query(path: String) -> String {
 }
 
 /// Keeps messages about absurdly long keys readable.
-pub fn abbreviate(text: &str) -> String {
+pub fn abbreviate(text: &str) -> Cow<'_, str> {
     const KEEP: usize = 100;
     match text.char_indices().nth(KEEP) {
-        Some((end, _)) => format!("{}…", &text[..end]),
-        None => text.to_owned(),
+        Some((end, _)) => Cow::Owned(format!("{}…", &text[..end])),
+        None => Cow::Borrowed(text),
     }
 }
 

@@ -158,7 +158,7 @@ mod tests {
             bucket: bucket.into(),
             key: key.into(),
             kind: ChangeKind::Created,
-            identity: "id".into(),
+            identity: [0; 32],
             record: "Records[0]".into(),
             message_index: None,
             second_reading: false,

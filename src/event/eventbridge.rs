@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use super::{Change, ChangeKind, Decoded, Payload, Reason, Scope, change_identity};
+use super::{Change, ChangeKind, Decoded, Fields, Reason, Scope, change_identity};
 use crate::path::{KeyError, abbreviate, decode_key};
 
 /// The `detail` of an EventBridge event from S3.
@@ -37,7 +37,7 @@ struct Object<'a> {
     etag: Option<Cow<'a, str>>,
 }
 
-pub(super) fn decode_event(decoded: &mut Decoded, event: &Payload, scope: &Scope) {
+pub(super) fn decode_event(decoded: &mut Decoded, event: &Fields, scope: &Scope) {
     let id = event.id.as_deref().unwrap_or_default();
     let detail_type = event.detail_type.as_deref().unwrap_or_default();
     let label = format!("eventbridge {id}");
@@ -79,9 +79,13 @@ pub(super) fn decode_event(decoded: &mut Decoded, event: &Payload, scope: &Scope
     };
     let bucket = detail.bucket.name.as_ref();
     let key = detail.object.key.as_ref();
-    let label = format!("{label} s3://{bucket}/{}", abbreviate(key));
+    let record = scope.record(format_args!("{label} s3://{bucket}/{}", abbreviate(key)));
     if key.is_empty() {
-        return decoded.reject(scope, &label, Reason::Key(KeyError::Empty));
+        return decoded.rejected.push(super::Skipped {
+            record,
+            reason: Reason::Key(KeyError::Empty),
+            message_index: scope.message_index,
+        });
     }
     let identity = change_identity(
         scope,
@@ -95,7 +99,7 @@ pub(super) fn decode_event(decoded: &mut Decoded, event: &Payload, scope: &Scope
         ],
         id,
     );
-    let change = scope.change(&label, bucket, key.to_owned(), kind, identity);
+    let change = scope.change(record, bucket, key.to_owned(), kind, identity);
     // The key is raw (AWS's own samples and moto's S3 send it unencoded); AWS documents
     // nothing, so the form-decoded reading is covered too when it differs and decodes.
     match decode_key(key) {

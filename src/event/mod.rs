@@ -3,11 +3,13 @@
 //! Shapes: a direct S3 notification, an SQS batch of S3 notifications (also wrapped in an
 //! SNS envelope, or EventBridge events), an SNS notification, an EventBridge `aws.s3` event,
 //! the `s3:TestEvent`, and the function's own work messages ([`work`]: deferred paths become
-//! changes, completion checks become [`Watched`]). The payload is deserialised once, straight into lean types that
-//! borrow from it and name only the fields used (missing unused fields are fine); each
-//! record is read on its own, so a bad record is reported with its label and reason and never
-//! hides the good records next to it. One module per event source: a new source adds its
-//! fields to `Record` or `Payload` and a module of its own.
+//! changes, completion checks become [`Watched`]). The payload is deserialised once, in one
+//! pass: each element of a `Records` array is read into lean types that borrow from the
+//! payload and name only the fields used (missing unused fields are fine), decoded into
+//! changes and dropped before the next is read, so no tree of the payload is ever built. A
+//! field of the wrong type costs only its own record, which is reported with its label and
+//! reason and never hides the good records next to it. One module per event source: a new
+//! source adds its fields to `Record` or `Fields` and a module of its own.
 //!
 //! `aws_lambda_events`' types are not used for input: they own every string (a second copy
 //! of a 6 MB batch), and they require fields that other S3 emitters leave out.
@@ -20,11 +22,12 @@ pub mod work;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::fmt;
+use std::fmt::{self, Write as _};
 
-use serde::de::IgnoredAny;
-use serde::{Deserialize, Serialize, Serializer};
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
+use sha2::{Digest, Sha256};
 
 use crate::path::KeyError;
 
@@ -37,6 +40,9 @@ pub enum ChangeKind {
     Removed,
 }
 
+/// The SHA-256 of what identifies one change, hashed as it is read (no string is built).
+pub type Identity = [u8; 32];
+
 /// One object that changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
@@ -44,10 +50,10 @@ pub struct Change {
     /// The decoded key, exactly as the object is named in S3.
     pub key: String,
     pub kind: ChangeKind,
-    /// What tells this S3 change apart from every other: built from the change itself
+    /// What tells this S3 change apart from every other: a digest of the change itself
     /// (sequencer, request id, version, eTag, time), so a duplicate S3 sends through another
     /// envelope has the same identity; envelope ids only when the record carries none.
-    pub identity: String,
+    pub identity: Identity,
     /// Where the change sits in the event, for messages to the operator.
     pub record: String,
     /// Index into [`Decoded::sqs_message_ids`] for SQS input.
@@ -222,18 +228,15 @@ impl<'a> Text<'a> {
         matches!(self, Text::Str(_))
     }
 
-    fn into_owned(self) -> Option<String> {
-        match self {
-            Text::Str(text) => Some(text.into_owned()),
-            Text::Missing | Text::Wrong => None,
-        }
+    fn is_wrong(&self) -> bool {
+        matches!(self, Text::Wrong)
     }
 }
 
 impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Lenient<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Lenient<'a> {
+        impl<'de: 'a, 'a> Visitor<'de> for Lenient<'a> {
             type Value = Text<'a>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("any JSON value")
@@ -262,17 +265,11 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
             fn visit_f64<E>(self, _: f64) -> Result<Text<'a>, E> {
                 Ok(Text::Wrong)
             }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<Text<'a>, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Text<'a>, A::Error> {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
                 Ok(Text::Wrong)
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Text<'a>, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Text<'a>, A::Error> {
                 while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
                 Ok(Text::Wrong)
             }
@@ -281,53 +278,66 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
     }
 }
 
-/// An element of a `Records` array: a record, or something that is not even an object.
-enum Item<'a> {
-    Record(Record<'a>),
-    NotAnObject,
+/// An object field read leniently, like [`Text`]: read in place (never kept raw and parsed
+/// again), and another JSON type costs only the record around it.
+#[derive(Debug, Default)]
+enum Part<T> {
+    #[default]
+    Missing,
+    Object(T),
+    /// Present but not an object.
+    Wrong,
 }
 
-impl<'de: 'a, 'a> Deserialize<'de> for Item<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Element<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Element<'a> {
-            type Value = Item<'a>;
+impl<T> Part<T> {
+    fn as_ref(&self) -> Option<&T> {
+        match self {
+            Part::Object(part) => Some(part),
+            Part::Missing | Part::Wrong => None,
+        }
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Part<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Lenient<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for Lenient<T> {
+            type Value = Part<T>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("any JSON value")
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Item<'a>, A::Error> {
-                Record::deserialize(serde::de::value::MapAccessDeserializer::new(map))
-                    .map(Item::Record)
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Part<T>, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Part::Object)
             }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<Item<'a>, A::Error> {
+            fn visit_unit<E>(self) -> Result<Part<T>, E> {
+                Ok(Part::Missing)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Part<T>, E> {
+                Ok(Part::Wrong)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Part<T>, E> {
+                Ok(Part::Wrong)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Part<T>, E> {
+                Ok(Part::Wrong)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Part<T>, E> {
+                Ok(Part::Wrong)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Part<T>, E> {
+                Ok(Part::Wrong)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Part<T>, A::Error> {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(Item::NotAnObject)
-            }
-            fn visit_unit<E>(self) -> Result<Item<'a>, E> {
-                Ok(Item::NotAnObject)
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Item<'a>, E> {
-                Ok(Item::NotAnObject)
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Item<'a>, E> {
-                Ok(Item::NotAnObject)
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Item<'a>, E> {
-                Ok(Item::NotAnObject)
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Item<'a>, E> {
-                Ok(Item::NotAnObject)
-            }
-            fn visit_str<E>(self, _: &str) -> Result<Item<'a>, E> {
-                Ok(Item::NotAnObject)
+                Ok(Part::Wrong)
             }
         }
-        deserializer.deserialize_any(Element(std::marker::PhantomData))
+        deserializer.deserialize_any(Lenient(std::marker::PhantomData))
     }
 }
+
+/// An element of a `Records` array: a record, or something that is not even an object.
+type Item<'a> = Part<Record<'a>>;
 
 /// Which envelope field held an embedded payload.
 #[derive(Clone, Copy)]
@@ -340,45 +350,33 @@ enum Container {
 const MAX_DEPTH: usize = 3;
 
 /// Every top-level field of the shapes a payload (or an SQS body, or an SNS message) can
-/// have; which are present says which shape it is. One flat struct, read in one pass
-/// (`#[serde(flatten)]` would buffer every field first).
-#[derive(Deserialize)]
-struct Payload<'a> {
-    #[serde(default, rename = "Records", borrow)]
-    records: Option<Vec<Item<'a>>>,
+/// have besides `Records`, which is decoded as it is read; which are present says which
+/// shape it is.
+#[derive(Default)]
+struct Fields<'a> {
+    /// A `Records` array was read (and its records decoded).
+    records: bool,
     /// `s3:TestEvent`.
-    #[serde(default, rename = "Event", borrow)]
     test_event: Text<'a>,
     // An SNS notification ([`sns`]).
-    #[serde(default, rename = "Type", borrow)]
     sns_type: Text<'a>,
-    #[serde(default, rename = "MessageId", borrow)]
     sns_message_id: Text<'a>,
-    #[serde(default, rename = "Message", borrow)]
     sns_message: Text<'a>,
     // An EventBridge event ([`eventbridge`]).
-    #[serde(default, borrow)]
     source: Text<'a>,
-    #[serde(default, rename = "detail-type", borrow)]
     detail_type: Text<'a>,
-    #[serde(default, borrow)]
     id: Text<'a>,
-    #[serde(borrow)]
     time: Option<&'a RawValue>,
-    #[serde(borrow)]
     detail: Option<&'a RawValue>,
     // This function's own work message ([`work`]).
     s3cfi_work: Option<u32>,
-    #[serde(borrow)]
     deferred: Option<&'a RawValue>,
-    #[serde(borrow)]
     watch: Option<&'a RawValue>,
 }
 
 /// Every field of the records a `Records` array can hold (SQS messages, SNS records, S3
-/// records), read in one pass with the array that holds them; nested parts stay raw for
-/// their source's module to read. (A duplicated field fails the whole payload: serde's
-/// derive allows no exception, and AWS never writes one.)
+/// records), read with the array that holds them. (A duplicated field fails the whole
+/// payload: serde's derive allows no exception, and AWS never writes one.)
 #[derive(Deserialize)]
 struct Record<'a> {
     // An SQS message ([`sqs`]).
@@ -399,26 +397,156 @@ struct Record<'a> {
     #[serde(default, rename = "eventTime", borrow)]
     event_time: Text<'a>,
     #[serde(default, rename = "responseElements", borrow)]
-    response_elements: Option<&'a RawValue>,
-    #[serde(borrow)]
-    s3: Option<&'a RawValue>,
+    response_elements: Part<s3::ResponseElements<'a>>,
+    #[serde(default, borrow)]
+    s3: Part<s3::Entity<'a>>,
+}
+
+/// Reads one payload's fields, decoding the records of its `Records` array as they are read.
+struct PayloadSeed<'d, 's> {
+    decoded: &'d mut Decoded,
+    scope: &'s Scope<'s>,
+}
+
+impl<'de> DeserializeSeed<'de> for PayloadSeed<'_, '_> {
+    type Value = Fields<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Fields<'de>, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PayloadSeed<'_, '_> {
+    type Value = Fields<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields<'de>, A::Error> {
+        let mut fields = Fields::default();
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            match key.as_ref() {
+                // A second `Records` is not read: AWS never writes one.
+                "Records" if !fields.records => {
+                    fields.records = true;
+                    map.next_value_seed(RecordsSeed {
+                        decoded: &mut *self.decoded,
+                        scope: self.scope,
+                    })?;
+                }
+                "Event" => fields.test_event = map.next_value()?,
+                "Type" => fields.sns_type = map.next_value()?,
+                "MessageId" => fields.sns_message_id = map.next_value()?,
+                "Message" => fields.sns_message = map.next_value()?,
+                "source" => fields.source = map.next_value()?,
+                "detail-type" => fields.detail_type = map.next_value()?,
+                "id" => fields.id = map.next_value()?,
+                "time" => fields.time = map.next_value()?,
+                "detail" => fields.detail = map.next_value()?,
+                "s3cfi_work" => fields.s3cfi_work = map.next_value()?,
+                "deferred" => fields.deferred = map.next_value()?,
+                "watch" => fields.watch = map.next_value()?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(fields)
+    }
+}
+
+/// Decodes the elements of a `Records` array one by one as they are read.
+struct RecordsSeed<'d, 's> {
+    decoded: &'d mut Decoded,
+    scope: &'s Scope<'s>,
+}
+
+impl<'de> DeserializeSeed<'de> for RecordsSeed<'_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RecordsSeed<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of records")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        // Only the Lambda event itself is an SQS batch; its first object says whether it is.
+        // Elements before that which are not even objects wait for the answer: in an SQS
+        // batch they are failed messages, elsewhere records of no known shape.
+        let mut batch = if self.scope.depth == 0 {
+            Batch::Undecided(Vec::new())
+        } else {
+            Batch::Records
+        };
+        let mut index = 0;
+        while let Some(item) = seq.next_element::<Item>()? {
+            if let Batch::Undecided(waiting) = &mut batch {
+                let Part::Object(record) = &item else {
+                    waiting.push(index);
+                    index += 1;
+                    continue;
+                };
+                let waiting = std::mem::take(waiting);
+                batch = if record.event_source.as_deref() == Some("aws:sqs") {
+                    let mut ids = Vec::new();
+                    for earlier in waiting {
+                        sqs::decode_message(self.decoded, Part::Wrong, earlier, &mut ids);
+                    }
+                    Batch::Sqs(ids)
+                } else {
+                    for earlier in waiting {
+                        self.decoded.record(Part::Wrong, earlier, self.scope);
+                    }
+                    Batch::Records
+                };
+            }
+            match &mut batch {
+                Batch::Sqs(ids) => sqs::decode_message(self.decoded, item, index, ids),
+                _ => self.decoded.record(item, index, self.scope),
+            }
+            index += 1;
+        }
+        match batch {
+            Batch::Undecided(waiting) => {
+                for earlier in waiting {
+                    self.decoded.record(Part::Wrong, earlier, self.scope);
+                }
+            }
+            Batch::Sqs(ids) => self.decoded.sqs_message_ids = Some(ids),
+            Batch::Records => {}
+        }
+        Ok(())
+    }
+}
+
+/// What a `Records` array holds, as far as read.
+enum Batch {
+    /// No object read yet: the indices of the elements read so far.
+    Undecided(Vec<usize>),
+    /// SQS messages, with the ids of those read so far.
+    Sqs(Vec<String>),
+    /// S3 or SNS records.
+    Records,
 }
 
 /// Parses raw bytes: the Lambda payload, or a file for the `plan` command.
 pub fn decode(raw: &[u8]) -> Result<Decoded, EventError> {
-    let payload: Payload = serde_json::from_slice(raw).map_err(|e| match e.classify() {
+    let mut decoded = Decoded::default();
+    let root = Scope::default();
+    let mut deserializer = serde_json::Deserializer::from_slice(raw);
+    let fields = PayloadSeed {
+        decoded: &mut decoded,
+        scope: &root,
+    }
+    .deserialize(&mut deserializer)
+    .and_then(|fields| deserializer.end().map(|()| fields))
+    .map_err(|e| match e.classify() {
         serde_json::error::Category::Data => EventError::Unrecognised(describe(raw)),
         _ => EventError::NotJson(e.to_string()),
     })?;
-    let mut decoded = Decoded::default();
-    let is_sqs = payload.records.iter().flatten().any(|item| {
-        matches!(item, Item::Record(record) if record.event_source.as_deref() == Some("aws:sqs"))
-    });
-    if is_sqs {
-        sqs::decode_batch(&mut decoded, payload.records.unwrap_or_default());
-        return Ok(decoded);
-    }
-    if decoded.decode_payload(&payload, &Scope::default()) {
+    if decoded.decode_fields(&fields, &root) {
         Ok(decoded)
     } else {
         Err(EventError::Unrecognised(describe(raw)))
@@ -440,86 +568,138 @@ fn describe(raw: &[u8]) -> String {
     }
 }
 
-/// Where in the event the decoder is, carried down through envelopes.
+/// Where in the event the decoder is: the envelopes around the payload being read, each
+/// pointing to the one outside it. Labels and identities are written out only for what is
+/// kept, so reading a message costs no strings.
 #[derive(Default)]
-struct Scope {
-    label: String,
-    identity: String,
+struct Scope<'s> {
+    outer: Option<&'s Scope<'s>>,
+    envelope: Option<Envelope<'s>>,
     message_index: Option<usize>,
     depth: usize,
 }
 
-impl Scope {
-    fn nested(&self, label: &str, identity: &str) -> Scope {
+/// An SQS message or SNS notification around a payload.
+struct Envelope<'s> {
+    /// Written before the id in labels: "message", "sns", "Records[2] sns".
+    label: &'s str,
+    /// Names the channel in identities: "sqs", "sns".
+    channel: &'static str,
+    id: &'s str,
+}
+
+impl<'s> Scope<'s> {
+    /// The scope of a payload inside `envelope`, within this one.
+    fn nested(&'s self, envelope: Envelope<'s>, message_index: Option<usize>) -> Scope<'s> {
         Scope {
-            label: join(&self.label, label),
-            identity: join(&self.identity, identity),
-            message_index: self.message_index,
+            outer: Some(self),
+            envelope: Some(envelope),
+            message_index: message_index.or(self.message_index),
             depth: self.depth + 1,
         }
     }
 
-    /// An object change read at `label` within this scope.
+    fn write_label(&self, out: &mut String) {
+        if let Some(outer) = self.outer {
+            outer.write_label(out);
+        }
+        if let Some(envelope) = &self.envelope {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(envelope.label);
+            out.push(' ');
+            out.push_str(envelope.id);
+        }
+    }
+
+    /// The operator's label for a record at `label` within this scope.
+    fn record(&self, label: impl fmt::Display) -> String {
+        let mut out = String::with_capacity(96);
+        self.write_label(&mut out);
+        let outer = out.len();
+        if outer > 0 {
+            out.push(' ');
+        }
+        let _ = write!(out, "{label}");
+        if out.len() == outer + 1 {
+            out.truncate(outer);
+        }
+        out
+    }
+
+    /// Feeds the envelopes' channels and ids, outermost first, to `identity`.
+    fn hash_envelopes(&self, identity: &mut IdentityHasher) {
+        if let Some(outer) = self.outer {
+            outer.hash_envelopes(identity);
+        }
+        if let Some(envelope) = &self.envelope {
+            identity.field(envelope.channel);
+            identity.field(envelope.id);
+        }
+    }
+
+    /// An object change read at `record` (a label from [`Scope::record`]).
     fn change(
         &self,
-        label: &str,
+        record: String,
         bucket: &str,
         key: String,
         kind: ChangeKind,
-        identity: String,
+        identity: Identity,
     ) -> Change {
         Change {
             bucket: bucket.to_owned(),
             key,
             kind,
             identity,
-            record: self.record(label),
+            record,
             message_index: self.message_index,
             second_reading: false,
             routed: None,
         }
     }
-
-    /// The operator's label for a record at `label` within this scope.
-    fn record(&self, label: &str) -> String {
-        join(&self.label, label)
-    }
 }
 
-fn join(outer: &str, inner: &str) -> String {
-    match (outer.is_empty(), inner.is_empty()) {
-        (true, _) => inner.to_owned(),
-        (_, true) => outer.to_owned(),
-        _ => format!("{outer} {inner}"),
+/// SHA-256 over fields, each prefixed with its length so no two field lists collide.
+struct IdentityHasher(Sha256);
+
+impl IdentityHasher {
+    fn new() -> IdentityHasher {
+        IdentityHasher(Sha256::new())
+    }
+
+    fn field(&mut self, field: &str) {
+        self.0.update((field.len() as u64).to_le_bytes());
+        self.0.update(field.as_bytes());
+    }
+
+    fn finish(self) -> Identity {
+        self.0.finalize().into()
     }
 }
 
 /// The identity of one S3 change: channel, event, bucket and key as sent, then what tells
-/// two changes of one key apart. Fields are length-prefixed so no two field lists collide.
-/// Only when the record carries none of the distinguishing fields does the envelope's
-/// identity (SQS message id, SNS message id, EventBridge id) stand in for them.
+/// two changes of one key apart. Only when the record carries none of the distinguishing
+/// fields does the envelopes' identity (SQS message id, SNS message id, EventBridge id) stand
+/// in for them, with `fallback` (where the record sits in its payload).
 fn change_identity(
     scope: &Scope,
     fixed: [&str; 4],
     distinguishing: [Option<&str>; 5],
-    fallback: &str,
-) -> String {
-    use std::fmt::Write as _;
-    let mut identity = String::with_capacity(128);
-    let mut push = |field: &str| {
-        let _ = write!(identity, "{}:{field} ", field.len());
-    };
-    fixed.into_iter().for_each(&mut push);
+    fallback: impl fmt::Display,
+) -> Identity {
+    let mut identity = IdentityHasher::new();
+    fixed.into_iter().for_each(|field| identity.field(field));
     if distinguishing.iter().all(Option::is_none) {
-        push(&scope.identity);
-        push(fallback);
+        scope.hash_envelopes(&mut identity);
+        identity.field(&fallback.to_string());
     } else {
         distinguishing
             .into_iter()
-            .for_each(|field| push(field.unwrap_or_default()));
+            .for_each(|field| identity.field(field.unwrap_or_default()));
     }
-    identity.pop();
-    identity
+    identity.finish()
 }
 
 /// `ObjectCreated:*`, `ObjectRemoved:*` and `LifecycleExpiration:*`, with or without `s3:`.
@@ -535,7 +715,7 @@ fn change_kind(event_name: &str) -> Option<ChangeKind> {
 }
 
 impl Decoded {
-    fn reject(&mut self, scope: &Scope, label: &str, reason: Reason) {
+    fn reject(&mut self, scope: &Scope, label: impl fmt::Display, reason: Reason) {
         self.rejected.push(Skipped {
             record: scope.record(label),
             reason,
@@ -543,7 +723,7 @@ impl Decoded {
         });
     }
 
-    fn skip(&mut self, scope: &Scope, label: &str, reason: Reason) {
+    fn skip(&mut self, scope: &Scope, label: impl fmt::Display, reason: Reason) {
         self.skipped.push(Skipped {
             record: scope.record(label),
             reason,
@@ -551,50 +731,55 @@ impl Decoded {
         });
     }
 
-    /// Decodes one payload of a known shape; false when the shape is not one of ours.
-    fn decode_payload(&mut self, payload: &Payload, scope: &Scope) -> bool {
-        if scope.depth > MAX_DEPTH {
-            return false;
+    /// Decodes element `index` of a `Records` array that is not an SQS batch.
+    fn record(&mut self, item: Item, index: usize, scope: &Scope) {
+        let label = format_args!("Records[{index}]");
+        let Part::Object(record) = item else {
+            return self.reject(scope, label, Reason::NotARecord);
+        };
+        if record.sns_event_source.as_deref() == Some("aws:sns") {
+            return sns::decode_record(self, &record, scope, index);
         }
-        if let Some(version) = payload.s3cfi_work {
-            work::decode_work(self, version, payload.deferred, payload.watch, scope);
+        match &record.s3 {
+            Part::Object(entity) => s3::decode_record(self, &record, entity, scope, index),
+            Part::Wrong => self.reject(
+                scope,
+                label,
+                Reason::Malformed {
+                    what: "S3 record is malformed",
+                    error: "s3 is not an object".into(),
+                },
+            ),
+            Part::Missing => self.reject(scope, label, Reason::NotARecord),
+        }
+    }
+
+    /// Acts on a payload's fields once it is read; false when it is of no shape of ours.
+    fn decode_fields(&mut self, fields: &Fields, scope: &Scope) -> bool {
+        if fields.records {
             return true;
         }
-        if payload.test_event.as_deref() == Some("s3:TestEvent") {
+        if let Some(version) = fields.s3cfi_work {
+            work::decode_work(self, version, fields.deferred, fields.watch, scope);
+            return true;
+        }
+        if fields.test_event.as_deref() == Some("s3:TestEvent") {
             self.skip(scope, "s3:TestEvent", Reason::TestEvent);
             return true;
         }
-        if let Some(records) = &payload.records {
-            for (i, item) in records.iter().enumerate() {
-                let label = format!("Records[{i}]");
-                match item {
-                    Item::Record(record)
-                        if record.sns_event_source.as_deref() == Some("aws:sns") =>
-                    {
-                        sns::decode_record(self, record, scope, &label)
-                    }
-                    Item::Record(record) if record.s3.is_some() => {
-                        s3::decode_record(self, record, scope, &label)
-                    }
-                    Item::Record(_) | Item::NotAnObject => {
-                        self.reject(scope, &label, Reason::NotARecord)
-                    }
-                }
-            }
-            return true;
+        if fields.sns_type.as_deref() == Some("Notification") {
+            return sns::decode_envelope(self, fields, scope);
         }
-        if payload.sns_type.as_deref() == Some("Notification") {
-            return sns::decode_envelope(self, payload, scope);
-        }
-        if payload.source.as_deref() == Some("aws.s3") && payload.detail_type.is_some() {
-            eventbridge::decode_event(self, payload, scope);
+        if fields.source.as_deref() == Some("aws.s3") && fields.detail_type.is_some() {
+            eventbridge::decode_event(self, fields, scope);
             return true;
         }
         false
     }
 
     /// A payload carried as a JSON string inside an envelope: an SQS `body` or an SNS
-    /// `message`, as `container` names it.
+    /// `message`, as `container` names it. When it cannot be read, whatever it yielded
+    /// before the error is taken back and the whole of it is rejected.
     fn decode_embedded(&mut self, text: &str, scope: &Scope, container: Container) {
         let (not_json, not_ours) = match container {
             Container::Body => (
@@ -603,8 +788,38 @@ impl Decoded {
             ),
             Container::Message => ("message is not JSON", "message is not an S3 notification"),
         };
-        let reason = match serde_json::from_str::<Payload>(text) {
-            Ok(payload) if self.decode_payload(&payload, scope) => return,
+        if scope.depth > MAX_DEPTH {
+            let found = format!("envelopes nested more than {MAX_DEPTH} deep");
+            return self.reject(
+                scope,
+                "",
+                Reason::Unrecognised {
+                    what: not_ours,
+                    found,
+                },
+            );
+        }
+        let before = (
+            self.changes.len(),
+            self.watches.len(),
+            self.skipped.len(),
+            self.rejected.len(),
+        );
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        let read = PayloadSeed {
+            decoded: self,
+            scope,
+        }
+        .deserialize(&mut deserializer)
+        .and_then(|fields| deserializer.end().map(|()| fields));
+        if read.is_err() {
+            self.changes.truncate(before.0);
+            self.watches.truncate(before.1);
+            self.skipped.truncate(before.2);
+            self.rejected.truncate(before.3);
+        }
+        let reason = match read {
+            Ok(fields) if self.decode_fields(&fields, scope) => return,
             Ok(_) => Reason::Unrecognised {
                 what: not_ours,
                 found: describe(text.as_bytes()),

@@ -1,76 +1,110 @@
 //! An S3 notification record. Only event name, bucket and key are required: other emitters
 //! (moto, S3-compatible stores, hand-written tests) leave out the rest.
 
-use std::borrow::Cow;
-
 use serde::Deserialize;
 
-use super::{Decoded, Reason, Record, Scope, change_identity, change_kind};
+use super::{Decoded, Part, Reason, Record, Scope, Text, change_identity, change_kind};
 use crate::path::{abbreviate, decode_key};
 
 /// The record's `s3` part.
-#[derive(Deserialize)]
-struct Entity<'a> {
-    #[serde(borrow)]
-    bucket: Option<Bucket<'a>>,
-    #[serde(borrow)]
-    object: Option<Object<'a>>,
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct Entity<'a> {
+    #[serde(default, borrow)]
+    bucket: Part<Bucket<'a>>,
+    #[serde(default, borrow)]
+    object: Part<Object<'a>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 struct Bucket<'a> {
-    #[serde(borrow)]
-    name: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    name: Text<'a>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Object<'a> {
     /// Form-encoded, as S3 writes keys into notifications.
-    #[serde(borrow)]
-    key: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    sequencer: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    version_id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    e_tag: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    key: Text<'a>,
+    #[serde(default, borrow)]
+    sequencer: Text<'a>,
+    #[serde(default, borrow)]
+    version_id: Text<'a>,
+    #[serde(default, borrow)]
+    e_tag: Text<'a>,
 }
 
-#[derive(Deserialize)]
-struct ResponseElements<'a> {
-    #[serde(rename = "x-amz-request-id", borrow)]
-    request_id: Option<Cow<'a, str>>,
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct ResponseElements<'a> {
+    #[serde(default, rename = "x-amz-request-id", borrow)]
+    request_id: Text<'a>,
 }
 
-fn malformed(error: serde_json::Error) -> Reason {
-    Reason::Malformed {
-        what: "S3 record is malformed",
-        error: error.to_string(),
+/// The first field used that holds another JSON type than the one S3 writes.
+fn wrong_field(record: &Record, entity: &Entity) -> Option<&'static str> {
+    let object = entity.object.as_ref();
+    let elements = record.response_elements.as_ref();
+    [
+        (
+            matches!(entity.bucket, Part::Wrong),
+            "s3.bucket is not an object",
+        ),
+        (
+            matches!(entity.object, Part::Wrong),
+            "s3.object is not an object",
+        ),
+        (
+            entity.bucket.as_ref().is_some_and(|b| b.name.is_wrong()),
+            "s3.bucket.name is not a string",
+        ),
+        (
+            object.is_some_and(|o| o.key.is_wrong()),
+            "s3.object.key is not a string",
+        ),
+        (
+            object.is_some_and(|o| o.sequencer.is_wrong()),
+            "s3.object.sequencer is not a string",
+        ),
+        (
+            object.is_some_and(|o| o.version_id.is_wrong()),
+            "s3.object.versionId is not a string",
+        ),
+        (
+            object.is_some_and(|o| o.e_tag.is_wrong()),
+            "s3.object.eTag is not a string",
+        ),
+        (
+            matches!(record.response_elements, Part::Wrong),
+            "responseElements is not an object",
+        ),
+        (
+            elements.is_some_and(|e| e.request_id.is_wrong()),
+            "responseElements.x-amz-request-id is not a string",
+        ),
+    ]
+    .into_iter()
+    .find_map(|(wrong, what)| wrong.then_some(what))
+}
+
+/// Decodes element `index` of a `Records` array, an S3 record whose `s3` part is `entity`.
+pub(super) fn decode_record(
+    decoded: &mut Decoded,
+    record: &Record,
+    entity: &Entity,
+    scope: &Scope,
+    index: usize,
+) {
+    let label = format_args!("Records[{index}]");
+    if let Some(error) = wrong_field(record, entity) {
+        let reason = Reason::Malformed {
+            what: "S3 record is malformed",
+            error: error.into(),
+        };
+        return decoded.reject(scope, label, reason);
     }
-}
-
-pub(super) fn decode_record(decoded: &mut Decoded, record: &Record, scope: &Scope, label: &str) {
-    let parts = record
-        .s3
-        .map(|raw| serde_json::from_str::<Entity>(raw.get()))
-        .transpose()
-        .and_then(|entity| {
-            let elements = record
-                .response_elements
-                .map(|raw| serde_json::from_str::<Option<ResponseElements>>(raw.get()))
-                .transpose()?
-                .flatten();
-            Ok((entity, elements))
-        });
-    let (entity, elements) = match parts {
-        Ok(parts) => parts,
-        Err(e) => return decoded.reject(scope, label, malformed(e)),
-    };
-    let bucket = entity
-        .as_ref()
-        .and_then(|e| e.bucket.as_ref()?.name.as_deref());
-    let object = entity.as_ref().and_then(|e| e.object.as_ref());
+    let bucket = entity.bucket.as_ref().and_then(|b| b.name.as_deref());
+    let object = entity.object.as_ref();
     let (Some(bucket), Some(object), Some(raw_key)) =
         (bucket, object, object.and_then(|o| o.key.as_deref()))
     else {
@@ -80,40 +114,45 @@ pub(super) fn decode_record(decoded: &mut Decoded, record: &Record, scope: &Scop
             Reason::Missing("S3 record has no s3.bucket.name or s3.object.key"),
         );
     };
-    let label = format!("{label} s3://{bucket}/{}", abbreviate(raw_key));
+    let record_label = scope.record(format_args!(
+        "Records[{index}] s3://{bucket}/{}",
+        abbreviate(raw_key)
+    ));
+    let left_out = |reason| super::Skipped {
+        record: record_label.clone(),
+        reason,
+        message_index: scope.message_index,
+    };
     let Some(event_name) = record.event_name.as_deref() else {
-        return decoded.reject(
-            scope,
-            &label,
-            Reason::Missing("S3 record has no eventName (or it is not a string)"),
-        );
+        let reason = Reason::Missing("S3 record has no eventName (or it is not a string)");
+        return decoded.rejected.push(left_out(reason));
     };
     let Some(kind) = change_kind(event_name) else {
-        return decoded.skip(
-            scope,
-            &label,
-            Reason::NoContentChange {
-                event: event_name.to_owned(),
-            },
-        );
+        let reason = Reason::NoContentChange {
+            event: event_name.to_owned(),
+        };
+        return decoded.skipped.push(left_out(reason));
     };
     let key = match decode_key(raw_key) {
         Ok(key) => key.into_owned(),
-        Err(e) => return decoded.reject(scope, &label, Reason::Key(e)),
+        Err(e) => return decoded.rejected.push(left_out(Reason::Key(e))),
     };
     let identity = change_identity(
         scope,
         ["s3", event_name, bucket, raw_key],
         [
             object.sequencer.as_deref(),
-            elements.as_ref().and_then(|e| e.request_id.as_deref()),
+            record
+                .response_elements
+                .as_ref()
+                .and_then(|e| e.request_id.as_deref()),
             object.version_id.as_deref(),
             object.e_tag.as_deref(),
             record.event_time.as_deref(),
         ],
-        &label,
+        label,
     );
     decoded
         .changes
-        .push(scope.change(&label, bucket, key, kind, identity));
+        .push(scope.change(record_label, bucket, key, kind, identity));
 }

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use super::{Container, Decoded, Payload, Reason, Record, Scope};
+use super::{Container, Decoded, Envelope, Fields, Reason, Record, Scope};
 
 /// The `Sns` part of an SNS record.
 #[derive(Deserialize)]
@@ -16,22 +16,26 @@ struct Notification<'a> {
     message: Cow<'a, str>,
 }
 
-pub(super) fn decode_record(decoded: &mut Decoded, record: &Record, scope: &Scope, label: &str) {
+/// Decodes element `index` of a `Records` array, an SNS record.
+pub(super) fn decode_record(decoded: &mut Decoded, record: &Record, scope: &Scope, index: usize) {
     let parsed = record
         .sns
         .ok_or_else(|| "no Sns field".to_owned())
         .and_then(|raw| serde_json::from_str::<Notification>(raw.get()).map_err(|e| e.to_string()));
     match parsed {
         Ok(sns) => {
-            let inner = scope.nested(
-                &format!("{label} sns {}", sns.message_id),
-                &format!("sns:{}", sns.message_id),
-            );
+            let label = format!("Records[{index}] sns");
+            let envelope = Envelope {
+                label: &label,
+                channel: "sns",
+                id: &sns.message_id,
+            };
+            let inner = scope.nested(envelope, None);
             decoded.decode_embedded(&sns.message, &inner, Container::Message);
         }
         Err(error) => decoded.reject(
             scope,
-            label,
+            format_args!("Records[{index}]"),
             Reason::Malformed {
                 what: "not an SNS record",
                 error,
@@ -42,14 +46,18 @@ pub(super) fn decode_record(decoded: &mut Decoded, record: &Record, scope: &Scop
 
 /// The envelope SNS puts around a message it delivers to SQS (raw delivery off); false when
 /// it lacks the fields of one.
-pub(super) fn decode_envelope(decoded: &mut Decoded, payload: &Payload, scope: &Scope) -> bool {
+pub(super) fn decode_envelope(decoded: &mut Decoded, fields: &Fields, scope: &Scope) -> bool {
     let (Some(id), Some(message)) = (
-        payload.sns_message_id.as_deref(),
-        payload.sns_message.as_deref(),
+        fields.sns_message_id.as_deref(),
+        fields.sns_message.as_deref(),
     ) else {
         return false;
     };
-    let inner = scope.nested(&format!("sns {id}"), &format!("sns:{id}"));
-    decoded.decode_embedded(message, &inner, Container::Message);
+    let envelope = Envelope {
+        label: "sns",
+        channel: "sns",
+        id,
+    };
+    decoded.decode_embedded(message, &scope.nested(envelope, None), Container::Message);
     true
 }

@@ -1,51 +1,49 @@
 //! An SQS batch: every message's body is an S3 notification, an SNS envelope around one, or
 //! an EventBridge event. Each message's id is kept so that only failed messages come back.
 
-use super::{Container, Decoded, Item, Reason, Scope};
+use super::{Container, Decoded, Envelope, Item, Part, Reason, Scope};
 
-/// Decodes a batch whose records are SQS messages, in delivery order.
-pub(super) fn decode_batch(decoded: &mut Decoded, records: Vec<Item>) {
-    let mut ids = Vec::with_capacity(records.len());
-    for (index, record) in records.into_iter().enumerate() {
-        let message_index = Some(ids.len());
-        let fallback_id = || format!("Records[{index}]");
-        let record = match record {
-            Item::Record(record) => record,
-            Item::NotAnObject => {
-                // Without a message id SQS cannot be told which message failed.
-                ids.push(fallback_id());
-                let scope = Scope {
-                    message_index,
-                    depth: 1,
-                    ..Scope::default()
-                };
-                decoded.reject(
-                    &scope,
-                    &fallback_id(),
-                    Reason::Malformed {
-                        what: "not an SQS message",
-                        error: "not a JSON object".into(),
-                    },
-                );
-                continue;
-            }
-        };
-        let id = record.message_id.into_owned().unwrap_or_else(fallback_id);
+/// Decodes element `index` of an SQS batch, the message after those whose ids are in `ids`.
+pub(super) fn decode_message(
+    decoded: &mut Decoded,
+    message: Item,
+    index: usize,
+    ids: &mut Vec<String>,
+) {
+    let message_index = Some(ids.len());
+    let root = Scope::default();
+    let fallback_id = || format!("Records[{index}]");
+    let Part::Object(message) = message else {
+        // Without a message id SQS cannot be told which message failed.
+        ids.push(fallback_id());
         let scope = Scope {
-            label: format!("message {id}"),
-            identity: format!("sqs:{id}"),
             message_index,
             depth: 1,
+            ..Scope::default()
         };
-        ids.push(id);
-        match record.body.as_deref() {
-            Some(body) => decoded.decode_embedded(body, &scope, Container::Body),
-            None => decoded.reject(
-                &scope,
-                "",
-                Reason::Missing("SQS message has no body (or it is not a string)"),
-            ),
-        }
+        let reason = Reason::Malformed {
+            what: "not an SQS message",
+            error: "not a JSON object".into(),
+        };
+        return decoded.reject(&scope, fallback_id(), reason);
+    };
+    let id = match message.message_id.as_deref() {
+        Some(id) => id.to_owned(),
+        None => fallback_id(),
+    };
+    let envelope = Envelope {
+        label: "message",
+        channel: "sqs",
+        id: &id,
+    };
+    let scope = root.nested(envelope, message_index);
+    match message.body.as_deref() {
+        Some(body) => decoded.decode_embedded(body, &scope, Container::Body),
+        None => decoded.reject(
+            &scope,
+            "",
+            Reason::Missing("SQS message has no body (or it is not a string)"),
+        ),
     }
-    decoded.sqs_message_ids = Some(ids);
+    ids.push(id);
 }

@@ -10,7 +10,7 @@ use aws_smithy_types::date_time::Format;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 
-use super::{Change, ChangeKind, Decoded, Reason, Routed, Scope, Watched};
+use super::{Change, ChangeKind, Decoded, IdentityHasher, Reason, Routed, Scope, Watched};
 use crate::config::{MAX_PATHS_PER_REQUEST, MAX_QUEUE_DELAY_SECONDS, is_distribution_id};
 use crate::path::is_valid_cloudfront_path;
 
@@ -303,8 +303,14 @@ fn decode_deferred(decoded: &mut Decoded, raw: &RawValue, scope: &Scope, label: 
             bucket: String::new(),
             key: String::new(),
             kind: ChangeKind::Created,
-            identity: format!("deferred {} {}", deferred.reference, deferred.deferrals),
-            record: scope.record(&format!("{label} {}", deferred.reference)),
+            identity: {
+                let mut identity = IdentityHasher::new();
+                identity.field("deferred");
+                identity.field(&deferred.reference);
+                identity.field(&deferred.deferrals.to_string());
+                identity.finish()
+            },
+            record: scope.record(format_args!("{label} {}", deferred.reference)),
             message_index: scope.message_index,
             second_reading: false,
             routed: Some(Routed {
@@ -331,7 +337,7 @@ fn decode_watch(decoded: &mut Decoded, raw: &RawValue, scope: &Scope, label: &st
     };
     match parsed {
         Ok(watch) => decoded.watches.push(Watched {
-            record: scope.record(&format!("{label} {}", watch.invalidation_id)),
+            record: scope.record(format_args!("{label} {}", watch.invalidation_id)),
             message_index: scope.message_index,
             watch,
         }),
