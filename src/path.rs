@@ -66,11 +66,16 @@ pub fn decode_key(encoded: &str) -> Result<Cow<'_, str>, KeyError> {
             at,
         ));
     }
-    let spaced = encoded.replace('+', " ");
-    let decoded = percent_decode_str(&spaced)
-        .decode_utf8()
-        .map_err(|_| KeyError::NotUtf8(abbreviate(encoded).into_owned()))?
-        .into_owned();
+    // `+` is a space and `%2B` a plus: decode between the `+`s, into one buffer.
+    let mut bytes = Vec::with_capacity(encoded.len());
+    for (i, piece) in encoded.split('+').enumerate() {
+        if i > 0 {
+            bytes.push(b' ');
+        }
+        bytes.extend(percent_decode_str(piece));
+    }
+    let decoded = String::from_utf8(bytes)
+        .map_err(|_| KeyError::NotUtf8(abbreviate(encoded).into_owned()))?;
     if decoded.is_empty() {
         return Err(KeyError::Empty);
     }
@@ -79,7 +84,8 @@ pub fn decode_key(encoded: &str) -> Result<Cow<'_, str>, KeyError> {
 
 /// Percent-encodes a decoded path for CloudFront, leaving safe characters literal.
 pub fn encode(decoded_path: &str) -> String {
-    utf8_percent_encode(decoded_path, CLOUDFRONT_PATH_UNSAFE).to_string()
+    // Through `Cow`, not `Display`: appended piece by piece, without the formatter.
+    Cow::from(utf8_percent_encode(decoded_path, CLOUDFRONT_PATH_UNSAFE)).into_owned()
 }
 
 /// The CloudFront path for `url_path` (a decoded URL path starting with `/`).
@@ -91,7 +97,7 @@ pub fn encode(decoded_path: &str) -> String {
 /// the wildcard covers every spelling.
 pub fn cloudfront_path(url_path: &str) -> Result<String, KeyError> {
     let path = match wildcard_cut(url_path) {
-        Some(at) => format!("{}*", encode(&url_path[..at])),
+        Some(at) => encode(&url_path[..at]) + "*",
         None => encode(url_path),
     };
     if path.len() > MAX_PATH_LEN {

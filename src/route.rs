@@ -17,37 +17,35 @@ pub struct Target<'a> {
 /// ([`Route::rank`]: the longest configured key prefix, then naming the bucket), all of them
 /// on a tie. Routes found from the bucket (`DISTRIBUTION_ID=auto`) rank as their configured
 /// route, so every distribution found serving the key gets it.
-fn routes_for<'a>(config: &'a Config, change: &Change) -> Vec<&'a Route> {
-    let matching: Vec<&Route> = config
+fn routes_for<'a>(config: &'a Config, change: &Change) -> impl Iterator<Item = &'a Route> {
+    let matching = |route: &&Route| {
+        route
+            .bucket
+            .as_deref()
+            .is_none_or(|bucket| bucket == change.bucket)
+            && change.key.starts_with(&route.key_prefix)
+    };
+    // Two passes over the few routes rather than a list of them for every change.
+    let best = config.routes.iter().filter(matching).map(Route::rank).max();
+    config
         .routes
         .iter()
-        .filter(|route| {
-            route
-                .bucket
-                .as_deref()
-                .is_none_or(|bucket| bucket == change.bucket)
-        })
-        .filter(|route| change.key.starts_with(&route.key_prefix))
-        .collect();
-    let best = matching.iter().map(|route| route.rank()).max();
-    matching
-        .into_iter()
-        .filter(|route| Some(route.rank()) == best)
-        .collect()
+        .filter(matching)
+        .filter(move |route| Some(route.rank()) == best)
 }
 
 /// Where and under which paths `change` is invalidated: one target per route that serves it.
 /// [`Reason::Unrouted`] when configuration leaves it out, [`Reason::SkippedByPattern`] when
 /// every route serving it skips its key, [`Reason::Key`] when its key cannot become a path.
 pub fn targets<'a>(config: &'a Config, change: &Change) -> Result<Vec<Target<'a>>, Reason> {
-    let routes = routes_for(config, change);
-    if routes.is_empty() {
+    let mut routes = routes_for(config, change).peekable();
+    if routes.peek().is_none() {
         return Err(Reason::Unrouted {
             bucket: change.bucket.clone(),
             key: change.key.clone(),
         });
     }
-    let mut targets = Vec::with_capacity(routes.len());
+    let mut targets = Vec::with_capacity(1);
     let mut skipped_by = None;
     for route in routes {
         if let Some(pattern) = route.skip_keys.matching(&change.key) {

@@ -62,8 +62,8 @@ pub struct Change {
     /// when it routes and encodes, but never a reason to skip or fail the record.
     pub second_reading: bool,
     /// Paths an earlier invocation planned and deferred: not routed again. Bucket and key
-    /// are empty then.
-    pub routed: Option<Routed>,
+    /// are empty then. Boxed: rare, and it would double the size of every change.
+    pub routed: Option<Box<Routed>>,
 }
 
 /// A completion check read from the function's queue: not an object change, so it is acted on
@@ -535,7 +535,9 @@ enum Batch {
 pub fn decode(raw: &[u8]) -> Result<Decoded, EventError> {
     let mut decoded = Decoded::default();
     let root = Scope::default();
-    let mut deserializer = serde_json::Deserializer::from_slice(raw);
+    // Validated as UTF-8 once, as JSON must be, rather than string by string as it is read.
+    let text = std::str::from_utf8(raw).map_err(|e| EventError::NotJson(e.to_string()))?;
+    let mut deserializer = serde_json::Deserializer::from_str(text);
     let fields = PayloadSeed {
         decoded: &mut decoded,
         scope: &root,

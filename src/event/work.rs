@@ -313,12 +313,12 @@ fn decode_deferred(decoded: &mut Decoded, raw: &RawValue, scope: &Scope, label: 
             record: scope.record(format_args!("{label} {}", deferred.reference)),
             message_index: scope.message_index,
             second_reading: false,
-            routed: Some(Routed {
+            routed: Some(Box::new(Routed {
                 distribution_id: deferred.distribution_id,
                 tenant_id: deferred.tenant_id,
                 paths: deferred.paths,
                 deferrals: deferred.deferrals,
-            }),
+            })),
         }),
         Err(reason) => decoded.reject(scope, label, reason),
     }

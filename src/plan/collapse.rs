@@ -4,19 +4,21 @@
 //! keys with `~` or `*`), any directory the depth rules allow may become one, however few
 //! changes it holds, so the budget still holds where a cover within it exists.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::HashSet;
 
-use super::{Coverage, Unordered, is_wildcard};
+use rustc_hash::FxHashMap;
+
+use super::{Coverage, Gathered, Paths, is_wildcard};
 use crate::config::CollapsePolicy;
 
 /// Folds paths already covered by a wildcard into it, then, if the policy allows,
 /// replaces directories with `dir/*` where that bills the fewest paths.
-pub(super) fn collapse(coverage: Unordered, policy: &CollapsePolicy) -> Coverage {
-    let coverage = merge_covered(coverage);
+pub(super) fn collapse(paths: Paths, policy: &CollapsePolicy) -> Coverage {
+    let paths = merge_covered(paths);
     if !policy.collapse {
-        return coverage.into_iter().collect();
+        return paths.into_coverage();
     }
-    let tree = DirTree::build(&coverage);
+    let tree = DirTree::build(&paths);
     let budget = policy.wildcard_budget;
     let mut solved = tree.solve(policy, budget, Threshold::Busy);
     if solved.best[DirTree::ROOT][budget].is_none() {
@@ -25,40 +27,51 @@ pub(super) fn collapse(coverage: Unordered, policy: &CollapsePolicy) -> Coverage
     if solved.best[DirTree::ROOT][budget].is_none() {
         // No cover within the budget (top-level wildcards without `/*`, say): send the
         // wildcards the keys need as they are, split into requests within the budget.
-        return coverage.into_iter().collect();
+        return paths.into_coverage();
     }
     let mut chosen = Vec::new();
     tree.choose(DirTree::ROOT, budget, &solved, &mut chosen);
-    let wildcards: Vec<&str> = chosen
-        .iter()
-        .map(|&dir| tree.dirs[dir].prefix.as_str())
-        .collect();
-    let mut covered: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); wildcards.len()];
-    let mut result: Vec<(String, BTreeSet<usize>)> = Vec::new();
-    for (path, changes) in coverage {
-        match wildcards.iter().position(|prefix| path.starts_with(prefix)) {
-            Some(owner) => covered[owner].extend(changes),
-            None => result.push((path, changes)),
+    // The wildcard (an index into `chosen`) each directory is under, if any: chosen
+    // directories head disjoint subtrees, and parents come before their children.
+    let mut under: Vec<Option<usize>> = vec![None; tree.dirs.len()];
+    for (wildcard, &dir) in chosen.iter().enumerate() {
+        under[dir] = Some(wildcard);
+    }
+    for dir in 1..tree.dirs.len() {
+        if under[dir].is_none() {
+            under[dir] = under[tree.dirs[dir].parent];
         }
     }
-    let wildcard_paths = wildcards.iter().map(|prefix| format!("{prefix}*"));
-    result.extend(wildcard_paths.zip(covered));
-    result.into_iter().collect()
+    let mut covered: Vec<Vec<usize>> = vec![Vec::new(); chosen.len()];
+    let mut result: Coverage = Vec::new();
+    for (number, path) in paths.paths.iter().enumerate() {
+        match under[tree.path_dirs[number]] {
+            Some(wildcard) => covered[wildcard].extend_from_slice(paths.changes_of(number)),
+            None => result.push((path.clone(), paths.changes_of(number).to_vec())),
+        }
+    }
+    for (&dir, mut changes) in chosen.iter().zip(covered) {
+        changes.sort_unstable();
+        changes.dedup();
+        result.push((format!("{}*", tree.dirs[dir].prefix), changes));
+    }
+    result.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    result
 }
 
 /// Merges each path that another wildcard path already covers into that wildcard.
-fn merge_covered(coverage: Unordered) -> Unordered {
-    let wildcard_prefixes: HashSet<String> = coverage
-        .keys()
+fn merge_covered(paths: Paths) -> Paths {
+    let wildcard_prefixes: HashSet<&str> = paths
+        .paths
+        .iter()
         .filter_map(|path| path.strip_suffix('*'))
-        .map(str::to_owned)
         .collect();
     if wildcard_prefixes.is_empty() {
-        return coverage;
+        return paths;
     }
-    let mut merged = Unordered::new();
-    for (path, changes) in coverage {
-        let own_end = if is_wildcard(&path) {
+    let mut merged = Gathered::default();
+    for (number, path) in paths.paths.iter().enumerate() {
+        let own_end = if is_wildcard(path) {
             path.len() - 1
         } else {
             path.len() + 1
@@ -70,11 +83,12 @@ fn merge_covered(coverage: Unordered) -> Unordered {
             .chain(std::iter::once(path.len()))
             .filter(|&end| end < own_end)
             .find(|&end| wildcard_prefixes.contains(&path[..end]))
-            .map(|end| format!("{}*", &path[..end]))
-            .unwrap_or(path);
-        merged.entry(owner).or_default().extend(changes);
+            .map_or_else(|| path.clone(), |end| format!("{}*", &path[..end]));
+        for &change in paths.changes_of(number) {
+            merged.add(owner.clone(), change);
+        }
     }
-    merged
+    merged.into_paths()
 }
 
 /// Cost of a way to cover a subtree, compared in order: billed paths, then wildcards,
@@ -120,11 +134,15 @@ struct Dir {
     fixed_wildcards: usize,
     /// Paths at or below this directory.
     total: usize,
-    children: BTreeMap<String, usize>,
+    parent: usize,
+    /// In the order of their names.
+    children: Vec<usize>,
 }
 
 struct DirTree {
     dirs: Vec<Dir>,
+    /// The directory of each path, by its number.
+    path_dirs: Vec<usize>,
 }
 
 /// Per directory: the table after combining its own paths and its first `i` children.
@@ -136,39 +154,39 @@ struct Solved {
 impl DirTree {
     const ROOT: usize = 0;
 
-    fn build(coverage: &Unordered) -> DirTree {
+    fn build(paths: &Paths) -> DirTree {
         let mut dirs = vec![Dir {
             prefix: "/".into(),
             depth: 0,
             exact: 0,
             fixed_wildcards: 0,
             total: 0,
-            children: BTreeMap::new(),
+            parent: DirTree::ROOT,
+            children: Vec::new(),
         }];
-        for path in coverage.keys() {
+        let mut children: FxHashMap<(usize, &str), usize> = FxHashMap::default();
+        let mut path_dirs = Vec::with_capacity(paths.paths.len());
+        for path in &paths.paths {
             let stem = path.strip_suffix('*').unwrap_or(path);
             let mut dir = DirTree::ROOT;
             dirs[dir].total += 1;
             let mut start = 1;
             while let Some(slash) = stem[start..].find('/') {
                 let end = start + slash + 1;
-                let segment = &stem[start..end];
-                let next = match dirs[dir].children.get(segment) {
-                    Some(&child) => child,
-                    None => {
-                        let child = dirs.len();
-                        dirs.push(Dir {
-                            prefix: stem[..end].to_owned(),
-                            depth: dirs[dir].depth + 1,
-                            exact: 0,
-                            fixed_wildcards: 0,
-                            total: 0,
-                            children: BTreeMap::new(),
-                        });
-                        dirs[dir].children.insert(segment.to_owned(), child);
-                        child
-                    }
-                };
+                let next = *children.entry((dir, &stem[start..end])).or_insert_with(|| {
+                    let child = dirs.len();
+                    dirs.push(Dir {
+                        prefix: stem[..end].to_owned(),
+                        depth: dirs[dir].depth + 1,
+                        exact: 0,
+                        fixed_wildcards: 0,
+                        total: 0,
+                        parent: dir,
+                        children: Vec::new(),
+                    });
+                    dirs[dir].children.push(child);
+                    child
+                });
                 dir = next;
                 dirs[dir].total += 1;
                 start = end;
@@ -178,8 +196,16 @@ impl DirTree {
             } else {
                 dirs[dir].exact += 1;
             }
+            path_dirs.push(dir);
         }
-        DirTree { dirs }
+        // Children in the order of their names, so ties between equal covers are broken
+        // the same way whatever order the paths came in.
+        for index in 0..dirs.len() {
+            let mut children = std::mem::take(&mut dirs[index].children);
+            children.sort_unstable_by(|&a, &b| dirs[a].prefix.cmp(&dirs[b].prefix));
+            dirs[index].children = children;
+        }
+        DirTree { dirs, path_dirs }
     }
 
     fn eligible(&self, dir: usize, policy: &CollapsePolicy, threshold: Threshold) -> bool {
@@ -208,7 +234,7 @@ impl DirTree {
                 .map(|w| (w >= dir.fixed_wildcards).then_some(own))
                 .collect();
             let mut steps = vec![table.clone()];
-            for &child in dir.children.values() {
+            for &child in &dir.children {
                 table = combine(&table, &best[child]);
                 steps.push(table.clone());
             }
@@ -239,7 +265,7 @@ impl DirTree {
             out.push(dir);
             return;
         }
-        let children: Vec<usize> = self.dirs[dir].children.values().copied().collect();
+        let children = &self.dirs[dir].children;
         let mut remaining = budget;
         for (i, &child) in children.iter().enumerate().rev() {
             let target = steps[i + 1][remaining];

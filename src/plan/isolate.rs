@@ -59,7 +59,10 @@ pub fn wider(
         depth >= policy.min_depth
     };
     allowed.then(|| {
-        let coverage = Coverage::from([(format!("{directory}*"), refused.changes())]);
+        let coverage = vec![(
+            format!("{directory}*"),
+            refused.changes().into_iter().collect(),
+        )];
         Invalidation::new(refused.destination(), coverage, changes)
     })
 }

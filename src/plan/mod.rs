@@ -7,7 +7,9 @@
 //! queue for a distribution the configuration no longer names is dropped here, completion
 //! checks included; the checks kept are passed on untouched.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use rustc_hash::FxHashMap;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -40,9 +42,9 @@ pub struct Invalidation {
     pub role: Option<Role>,
     pub caller_reference: String,
     pub paths: Vec<String>,
-    /// For each of `paths`, the indices into `Decoded::changes` it stands for.
+    /// For each of `paths`, the indices into `Decoded::changes` it stands for, ascending.
     #[serde(skip)]
-    pub covers: Vec<BTreeSet<usize>>,
+    pub covers: Vec<Vec<usize>>,
 }
 
 /// The external id is left out of output: it guards the role against confused deputies.
@@ -69,8 +71,13 @@ impl Invalidation {
         coverage: Coverage,
         changes: &[Change],
     ) -> Invalidation {
-        let identities = identities(coverage.values().flatten().map(|&i| &changes[i]));
-        let (paths, covers): (Vec<String>, Vec<BTreeSet<usize>>) = coverage.into_iter().unzip();
+        let identities = identities(
+            coverage
+                .iter()
+                .flat_map(|(_, covers)| covers)
+                .map(|&i| &changes[i]),
+        );
+        let (paths, covers): (Vec<String>, Vec<Vec<usize>>) = coverage.into_iter().unzip();
         Invalidation {
             caller_reference: caller_reference(
                 destination.distribution_id,
@@ -100,7 +107,7 @@ impl Invalidation {
         self.covers.iter().flatten().copied().collect()
     }
 
-    pub(crate) fn coverage(&self) -> impl Iterator<Item = (String, BTreeSet<usize>)> + '_ {
+    pub(crate) fn coverage(&self) -> impl Iterator<Item = (String, Vec<usize>)> + '_ {
         self.paths.iter().cloned().zip(self.covers.iter().cloned())
     }
 }
@@ -129,12 +136,81 @@ pub struct Plan {
     pub watches: Vec<usize>,
 }
 
-/// Paths of one distribution, each with the changes it stands for, in order.
-type Coverage = BTreeMap<String, BTreeSet<usize>>;
+/// Paths of one distribution in order, each with the changes it stands for (ascending).
+type Coverage = Vec<(String, Vec<usize>)>;
 
-/// The same, in no order: collapsing needs none, and sorting waits until it has (usually)
-/// made the set small.
-type Unordered = HashMap<String, BTreeSet<usize>>;
+/// Paths as they are gathered for one destination: each distinct path stored once, under a
+/// number, and a list of (path, change) pairs. No set per path and no order until the end:
+/// collapsing needs none, and usually makes the set small before it is sorted.
+#[derive(Default)]
+struct Gathered {
+    numbers: FxHashMap<String, u32>,
+    pairs: Vec<(u32, u32)>,
+}
+
+impl Gathered {
+    fn with_capacity(paths: usize) -> Gathered {
+        Gathered {
+            numbers: FxHashMap::with_capacity_and_hasher(paths, Default::default()),
+            pairs: Vec::with_capacity(paths),
+        }
+    }
+
+    fn add(&mut self, path: String, change: usize) {
+        let next = self.numbers.len() as u32;
+        let number = *self.numbers.entry(path).or_insert(next);
+        self.pairs.push((number, change as u32));
+    }
+
+    fn into_paths(self) -> Paths {
+        let mut paths = vec![String::new(); self.numbers.len()];
+        for (path, number) in self.numbers {
+            paths[number as usize] = path;
+        }
+        let mut pairs = self.pairs;
+        // Nearly sorted already: changes arrive in order, and most paths are new.
+        pairs.sort_unstable();
+        pairs.dedup();
+        let mut starts = Vec::with_capacity(paths.len() + 1);
+        let mut changes = Vec::with_capacity(pairs.len());
+        for (number, change) in pairs {
+            while starts.len() <= number as usize {
+                starts.push(changes.len());
+            }
+            changes.push(change as usize);
+        }
+        starts.resize(paths.len() + 1, changes.len());
+        Paths {
+            paths,
+            starts,
+            changes,
+        }
+    }
+}
+
+/// Distinct paths in no order, and the changes each stands for: those of path `i` are
+/// `changes[starts[i]..starts[i + 1]]`, ascending.
+struct Paths {
+    paths: Vec<String>,
+    starts: Vec<usize>,
+    changes: Vec<usize>,
+}
+
+impl Paths {
+    fn changes_of(&self, path: usize) -> &[usize] {
+        &self.changes[self.starts[path]..self.starts[path + 1]]
+    }
+
+    /// Every path with its changes, in path order.
+    fn into_coverage(self) -> Coverage {
+        let mut coverage: Coverage = Vec::with_capacity(self.paths.len());
+        for (number, path) in self.paths.iter().enumerate() {
+            coverage.push((path.clone(), self.changes_of(number).to_vec()));
+        }
+        coverage.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        coverage
+    }
+}
 
 /// The invalidations `decoded` needs under `config`, and the records left out.
 pub fn plan(decoded: &Decoded, config: &Config) -> Plan {
@@ -147,8 +223,10 @@ pub fn plan(decoded: &Decoded, config: &Config) -> Plan {
     // pair is planned and referenced on its own. Paths are gathered unordered and sorted
     // once: inserting 100,000 paths with long common prefixes into an ordered map one by
     // one costs several times more.
-    let mut by_destination: BTreeMap<(&str, Option<&str>), (Destination, Unordered)> =
+    let mut by_destination: BTreeMap<(&str, Option<&str>), (Destination, Gathered)> =
         BTreeMap::new();
+    // Most changes have one or two paths on one destination.
+    let expected = decoded.changes.len() * 2;
     for (index, change) in decoded.changes.iter().enumerate() {
         let left_out = |reason: Reason| Skipped {
             record: change.record.clone(),
@@ -173,6 +251,7 @@ pub fn plan(decoded: &Decoded, config: &Config) -> Plan {
                         destination,
                         routed.paths.iter().cloned(),
                         index,
+                        expected,
                     );
                 }
                 None => {
@@ -191,7 +270,13 @@ pub fn plan(decoded: &Decoded, config: &Config) -> Plan {
                         tenant_id: target.tenant_id,
                         role: target.role,
                     };
-                    add(&mut by_destination, destination, target.paths, index);
+                    add(
+                        &mut by_destination,
+                        destination,
+                        target.paths,
+                        index,
+                        expected,
+                    );
                 }
             }
             // The first reading of the key decides whether the record is skipped or fails.
@@ -219,11 +304,15 @@ pub fn plan(decoded: &Decoded, config: &Config) -> Plan {
             message_index: watched.message_index,
         });
     }
-    for (destination, coverage) in by_destination.into_values() {
-        plan.summary.changed_paths += coverage.len();
-        let collapsed = collapse(coverage, &config.policy);
+    for (destination, gathered) in by_destination.into_values() {
+        let paths = gathered.into_paths();
+        plan.summary.changed_paths += paths.paths.len();
+        let collapsed = collapse(paths, &config.policy);
         plan.summary.billed_paths += collapsed.len();
-        plan.summary.wildcards += collapsed.keys().filter(|path| is_wildcard(path)).count();
+        plan.summary.wildcards += collapsed
+            .iter()
+            .filter(|(path, _)| is_wildcard(path))
+            .count();
         for batch in split(collapsed, config.policy.wildcard_budget) {
             plan.invalidations
                 .push(Invalidation::new(destination, batch, &decoded.changes));
@@ -234,16 +323,17 @@ pub fn plan(decoded: &Decoded, config: &Config) -> Plan {
 
 /// Adds `paths`, standing for change `index`, to what goes to `destination`.
 fn add<'a>(
-    by_destination: &mut BTreeMap<(&'a str, Option<&'a str>), (Destination<'a>, Unordered)>,
+    by_destination: &mut BTreeMap<(&'a str, Option<&'a str>), (Destination<'a>, Gathered)>,
     destination: Destination<'a>,
     paths: impl IntoIterator<Item = String>,
     index: usize,
+    expected: usize,
 ) {
     let (_, coverage) = by_destination
         .entry((destination.distribution_id, destination.tenant_id))
-        .or_insert_with(|| (destination, Unordered::new()));
+        .or_insert_with(|| (destination, Gathered::with_capacity(expected)));
     for path in paths {
-        coverage.entry(path).or_default().insert(index);
+        coverage.add(path, index);
     }
 }
 
@@ -308,7 +398,7 @@ fn split(coverage: Coverage, wildcard_budget: usize) -> Vec<Coverage> {
             wildcards = 0;
         }
         wildcards += usize::from(wildcard);
-        current.insert(path, changes);
+        current.push((path, changes));
     }
     if !current.is_empty() {
         batches.push(current);
@@ -551,7 +641,7 @@ mod tests {
         assert_eq!(first.paths, ["/d/0.html", "/d/1.html"]);
         assert_eq!(second.paths, ["/d/2.html", "/d/3.html", "/d/4.html"]);
         assert_eq!(first.changes(), BTreeSet::from([0, 1]));
-        assert_eq!(second.covers[2], BTreeSet::from([4]));
+        assert_eq!(second.covers[2], [4]);
         let references = BTreeSet::from([
             &whole.caller_reference,
             &first.caller_reference,
