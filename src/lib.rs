@@ -10,13 +10,15 @@
 //! Lambda expects, writing what must wait (deferred paths, completion checks) through
 //! [`queue`], while [`report`] writes the log and metrics lines. [`config`] owns every
 //! setting; [`discover`] completes it at start-up with the distributions found from a bucket
-//! (`DISTRIBUTION_ID=auto`); [`cli`] is the `plan` dry run.
+//! (`DISTRIBUTION_ID=auto`); [`cli`] is the `plan` dry run; [`invocation`] hands the handler
+//! each payload as the bytes the runtime received.
 
 pub mod cli;
 pub mod config;
 pub mod discover;
 pub mod event;
 pub mod handler;
+pub mod invocation;
 pub mod outcome;
 pub mod path;
 pub mod plan;

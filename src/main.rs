@@ -1,16 +1,18 @@
 //! The Lambda entry point, kept thin: logging, configuration (and discovery) once, the SDK
-//! clients once, then `lambda_runtime::run` over the handler; or the offline `plan` command.
+//! clients once, then the runtime over the handler, the payload handed over as bytes
+//! ([`RawPayloads`]); or the offline `plan` command.
 
 use aws_config::BehaviorVersion;
-use lambda_runtime::{LambdaEvent, service_fn};
+use lambda_runtime::layers::TracingLayer;
+use lambda_runtime::{LambdaEvent, Runtime, service_fn};
 use s3_cloudfront_invalidator::cli::plan_command;
 use s3_cloudfront_invalidator::config::Config;
 use s3_cloudfront_invalidator::discover::discover;
 use s3_cloudfront_invalidator::handler::{Handler, Metrics, Watching, deadline_from};
+use s3_cloudfront_invalidator::invocation::RawPayloads;
 use s3_cloudfront_invalidator::publish::EventBridge;
 use s3_cloudfront_invalidator::queue::Sqs;
 use s3_cloudfront_invalidator::send::{CloudFront, https_client};
-use serde_json::value::RawValue;
 
 /// The SDK configuration, read once: credentials, region and endpoints from the environment.
 async fn sdk_config() -> aws_config::SdkConfig {
@@ -79,17 +81,24 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         ..Handler::new(config, cloudfront)
     };
     let handler = &handler;
-    // The payload stays raw JSON: the handler deserialises it once, borrowing from it.
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<Box<RawValue>>| async move {
+    let payloads = RawPayloads::default();
+    let taken = payloads.clone();
+    // The payload stays bytes: the handler deserialises it once, borrowing from it.
+    let service = service_fn(move |event: LambdaEvent<()>| {
+        let body = taken.take(&event.context.request_id);
+        async move {
             handler
                 .handle_request(
-                    event.payload.get().as_bytes(),
+                    &body,
                     deadline_from(event.context.deadline()),
                     &event.context.request_id,
                 )
                 .await
-        },
-    ))
-    .await
+        }
+    });
+    Runtime::new(service)
+        .layer(payloads)
+        .layer(TracingLayer::new())
+        .run()
+        .await
 }

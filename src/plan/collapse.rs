@@ -164,32 +164,47 @@ impl DirTree {
             parent: DirTree::ROOT,
             children: Vec::new(),
         }];
-        let mut children: FxHashMap<(usize, &str), usize> = FxHashMap::default();
+        // Directories by their prefix: a path's own directory is found with one lookup (most
+        // paths share theirs with others), and only a new one walks down from the root.
+        let mut by_prefix: FxHashMap<&str, usize> = FxHashMap::default();
+        by_prefix.insert("/", DirTree::ROOT);
         let mut path_dirs = Vec::with_capacity(paths.paths.len());
         for path in &paths.paths {
             let stem = path.strip_suffix('*').unwrap_or(path);
-            let mut dir = DirTree::ROOT;
-            dirs[dir].total += 1;
-            let mut start = 1;
-            while let Some(slash) = stem[start..].find('/') {
-                let end = start + slash + 1;
-                let next = *children.entry((dir, &stem[start..end])).or_insert_with(|| {
-                    let child = dirs.len();
-                    dirs.push(Dir {
-                        prefix: stem[..end].to_owned(),
-                        depth: dirs[dir].depth + 1,
-                        exact: 0,
-                        fixed_wildcards: 0,
-                        total: 0,
-                        parent: dir,
-                        children: Vec::new(),
-                    });
-                    dirs[dir].children.push(child);
-                    child
-                });
-                dir = next;
-                dirs[dir].total += 1;
-                start = end;
+            let own_end = stem.rfind('/').map_or(1, |slash| slash + 1);
+            let dir = match by_prefix.get(&stem[..own_end]) {
+                Some(&dir) => dir,
+                None => {
+                    let mut dir = DirTree::ROOT;
+                    let mut start = 1;
+                    while let Some(slash) = stem[start..own_end].find('/') {
+                        let end = start + slash + 1;
+                        dir = *by_prefix.entry(&stem[..end]).or_insert_with(|| {
+                            let child = dirs.len();
+                            dirs.push(Dir {
+                                prefix: stem[..end].to_owned(),
+                                depth: dirs[dir].depth + 1,
+                                exact: 0,
+                                fixed_wildcards: 0,
+                                total: 0,
+                                parent: dir,
+                                children: Vec::new(),
+                            });
+                            dirs[dir].children.push(child);
+                            child
+                        });
+                        start = end;
+                    }
+                    dir
+                }
+            };
+            let mut above = dir;
+            loop {
+                dirs[above].total += 1;
+                if above == DirTree::ROOT {
+                    break;
+                }
+                above = dirs[above].parent;
             }
             if is_wildcard(path) {
                 dirs[dir].fixed_wildcards += 1;
