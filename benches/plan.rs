@@ -1,17 +1,21 @@
 //! Micro-benchmarks of the pure part of an invocation (`cargo bench --bench plan`): decoding
-//! an event and planning its invalidations, measured apart so a regression in either shows.
-//! First, a counting allocator reports what each step allocates at its peak, written to
-//! bench/out/memory.md for bench/RESULTS.md.
+//! an event and planning its invalidations, measured apart so a regression in either shows,
+//! next to the floor decoding stands on: serde_json's own typed, borrowed parse of the same
+//! bytes into the fields used, doing nothing with them. First, a counting allocator reports
+//! what each step allocates at its peak, written to bench/out/memory.md for bench/RESULTS.md.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+use std::borrow::Cow;
 
 use criterion::{Criterion, Throughput, criterion_group};
 use devtools::events::{s3_event, site_keys, sqs_event};
 use s3_cloudfront_invalidator::config::Config;
 use s3_cloudfront_invalidator::event::decode;
 use s3_cloudfront_invalidator::plan::plan;
+use serde::Deserialize;
 
 /// The system allocator, keeping count of the bytes live and their peak.
 struct Counting;
@@ -132,7 +136,114 @@ fn planning(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, decoding, planning);
+/// The fields the function reads, as plain borrowed types: what serde_json alone costs.
+#[derive(Deserialize)]
+struct Records<T> {
+    #[serde(rename = "Records")]
+    records: Vec<T>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Message<'a> {
+    #[serde(borrow)]
+    message_id: Cow<'a, str>,
+    #[serde(borrow)]
+    event_source: Cow<'a, str>,
+    #[serde(borrow)]
+    body: Cow<'a, str>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct S3Record<'a> {
+    #[serde(borrow)]
+    event_name: Cow<'a, str>,
+    #[serde(borrow)]
+    event_time: Cow<'a, str>,
+    #[serde(borrow)]
+    response_elements: ResponseElements<'a>,
+    #[serde(borrow)]
+    s3: Entity<'a>,
+}
+
+#[derive(Deserialize)]
+struct ResponseElements<'a> {
+    #[serde(rename = "x-amz-request-id", borrow)]
+    request_id: Cow<'a, str>,
+}
+
+#[derive(Deserialize)]
+struct Entity<'a> {
+    #[serde(borrow)]
+    bucket: Bucket<'a>,
+    #[serde(borrow)]
+    object: Object<'a>,
+}
+
+#[derive(Deserialize)]
+struct Bucket<'a> {
+    #[serde(borrow)]
+    name: Cow<'a, str>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Object<'a> {
+    #[serde(borrow)]
+    key: Cow<'a, str>,
+    #[serde(borrow)]
+    sequencer: Cow<'a, str>,
+    #[serde(borrow)]
+    e_tag: Cow<'a, str>,
+}
+
+/// The bytes of the fields of an S3 record: reads each, as decoding does.
+fn field_bytes(record: &S3Record) -> usize {
+    [
+        &record.event_name,
+        &record.event_time,
+        &record.response_elements.request_id,
+        &record.s3.bucket.name,
+        &record.s3.object.key,
+        &record.s3.object.sequencer,
+        &record.s3.object.e_tag,
+    ]
+    .iter()
+    .map(|field| field.len())
+    .sum()
+}
+
+/// Parses `raw` (an SQS batch of S3 notifications, or an S3 event) and every body in it.
+fn parse_only(raw: &[u8], sqs: bool) -> usize {
+    if !sqs {
+        let event: Records<S3Record> = serde_json::from_slice(raw).expect("an S3 event");
+        return event.records.iter().map(field_bytes).sum();
+    }
+    let batch: Records<Message> = serde_json::from_slice(raw).expect("an SQS batch");
+    batch
+        .records
+        .iter()
+        .map(|message| {
+            let body: Records<S3Record> =
+                serde_json::from_str(&message.body).expect("an S3 notification");
+            let records: usize = body.records.iter().map(field_bytes).sum();
+            records + message.message_id.len() + message.event_source.len()
+        })
+        .sum()
+}
+
+fn parsing(c: &mut Criterion) {
+    let mut group = c.benchmark_group("parse");
+    for (name, raw, keys) in events().into_iter().skip(1) {
+        let sqs = name.contains("SQS");
+        group.throughput(Throughput::Elements(keys));
+        group.bench_function(name, |b| b.iter(|| parse_only(&raw, sqs)));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, decoding, parsing, planning);
 
 fn main() {
     let report = memory_report();
