@@ -39,6 +39,9 @@ struct Events {
     warm: Vec<u8>,
     sqs_3000: Vec<u8>,
     records_10000: Vec<u8>,
+    /// As many bytes as the batch, all in one string the function skips: what the runtime
+    /// alone costs for a payload of that size.
+    padded_3000: Vec<u8>,
 }
 
 /// One cold start and the invocations that follow it; times in milliseconds.
@@ -64,6 +67,10 @@ struct Sample {
     rss_anon_mb: f64,
     /// Page faults the process took during the 3,000-message batch.
     batch_page_faults: f64,
+    /// The padded payload, in a cold process of its own after two one-record invocations, as
+    /// the batch is (Rust only), and what it adds to the peak resident set.
+    padded_3000: f64,
+    padded_rss_added_mb: f64,
 }
 
 /// Minor page faults of process `pid` so far (/proc/PID/stat, field 10).
@@ -186,6 +193,10 @@ async fn cold_start(peer: Peer, setup: &Setup, events: &Events) -> Result<Sample
     let peak_rss_large_mb = child.id().map_or(f64::NAN, peak_rss_mb);
     child.kill().await.map_err(|e| e.to_string())?;
     let tls_first_response = tls_first_response(peer, setup, events).await?;
+    let (padded_3000, padded_rss_added_mb) = match peer {
+        Peer::Rust => padded(peer, setup, events).await?,
+        Peer::Python => (f64::NAN, f64::NAN),
+    };
     let sample = Sample {
         tls_first_response,
         init: ms(polled.duration_since(spawned)),
@@ -200,8 +211,38 @@ async fn cold_start(peer: Peer, setup: &Setup, events: &Events) -> Result<Sample
         rss_file_mb,
         rss_anon_mb,
         batch_page_faults,
+        padded_3000,
+        padded_rss_added_mb,
     };
     Ok(sample)
+}
+
+/// A cold process given the padded payload where the batch comes: two one-record invocations,
+/// then as many bytes as the batch, which the function receives and skips. Its time, and what
+/// it adds to the peak resident set.
+async fn padded(peer: Peer, setup: &Setup, events: &Events) -> Result<(f64, f64), String> {
+    let fake = FakeCloudFront::start(&[DISTRIBUTION], Duration::ZERO)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (runtime, mut child, _) = start(peer, setup, &fake).await?;
+    invoke(&runtime, &events.put, "put").await?;
+    invoke(&runtime, &events.warm, "warm put").await?;
+    let pid = child.id().unwrap_or_default();
+    let before = peak_rss_mb(pid);
+    let padded = invoke(&runtime, &events.padded_3000, "padded payload").await?;
+    let added = peak_rss_mb(pid) - before;
+    child.kill().await.map_err(|e| e.to_string())?;
+    Ok((ms(padded), added))
+}
+
+/// `{"Records":[],"padding":"xx…"}` of `size` bytes: an S3 event of no records, which the
+/// function reads, skipping the string, and answers.
+fn padded_event(size: usize) -> Vec<u8> {
+    let mut event = br#"{"Records":[],"padding":""#.to_vec();
+    let closing = br#""}"#;
+    event.resize(size.saturating_sub(closing.len()).max(event.len()), b'x');
+    event.extend_from_slice(closing);
+    event
 }
 
 /// A second cold start with the fake on HTTPS: spawn to the first response, which includes
@@ -346,6 +387,11 @@ async fn main() {
         warm: std::fs::read(root.join("events/s3-copy.json")).expect("events/s3-copy.json"),
         sqs_3000: sqs_event(&site_keys(3000, 150)).to_string().into_bytes(),
         records_10000: s3_event(&site_keys(10_000, 500)).to_string().into_bytes(),
+        padded_3000: Vec::new(),
+    };
+    let events = Events {
+        padded_3000: padded_event(events.sqs_3000.len()),
+        ..events
     };
 
     let mut samples: Vec<(Peer, Sample)> = Vec::new();
@@ -506,14 +552,18 @@ async fn main() {
         "Where the 3,000-message batch's {end_to_end:.1} ms go (end to end, median above; the parts from\n\
          `cargo bench --bench plan` in this run, warm and in-process):\n\n\
          | part | ms |\n|---|---|\n\
+         | the runtime alone: a payload of the same size, one string the function skips (cold process, after two one-record invocations) | {runtime_alone:.1} |\n\
          | decoding the payload into changes | {decoding:.1} |\n\
          | of which serde_json's own typed, borrowed parse of the same bytes, doing nothing with them | {parsing:.1} |\n\
          | planning the invalidations | {planning:.1} |\n\
-         | the rest: the runtime receiving the 2.96 MB body and collecting it into one buffer, the first touch of fresh memory in a cold process ({faults:.0} page faults during the batch), the CloudFront request, the answer | {rest:.1} |\n\n\
+         | the rest: decoding and planning in a cold process (first touch of fresh memory: {faults:.0} page faults during the batch), the CloudFront request | {rest:.1} |\n\n\
          Resident set after the one-record invocations: {file:.2} MB mapped from files (the binary and\n\
-         shared libraries), {anon:.2} MB anonymous (heap, stacks); the batch then adds {added:.2} MB.\n",
+         shared libraries), {anon:.2} MB anonymous (heap, stacks); the batch then adds {added:.2} MB, of\n\
+         which the runtime alone, receiving a payload of the same size, adds {runtime_added:.2} MB.\n",
+        runtime_added = of(Peer::Rust, |s| s.padded_rss_added_mb),
         faults = of(Peer::Rust, |s| s.batch_page_faults),
-        rest = end_to_end - decoding - planning,
+        runtime_alone = of(Peer::Rust, |s| s.padded_3000),
+        rest = end_to_end - of(Peer::Rust, |s| s.padded_3000) - decoding - planning,
         file = of(Peer::Rust, |s| s.rss_file_mb),
         anon = of(Peer::Rust, |s| s.rss_anon_mb),
         added = of(Peer::Rust, |s| s.peak_rss_batch_mb) - of(Peer::Rust, |s| s.peak_rss_mb),
