@@ -188,6 +188,10 @@ impl FakeCloudFront {
         let acceptor = tls.clone().map(tokio_rustls::TlsAcceptor::from);
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
+                // Nagle off, as HTTP servers usually run: with it, the TLS handshake's small
+                // writes wait on the client's delayed ACK, and one cold start in two measured
+                // 40 ms more.
+                let _ = stream.set_nodelay(true);
                 let state = served.clone();
                 let acceptor = acceptor.clone();
                 tokio::spawn(async move {

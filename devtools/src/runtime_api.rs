@@ -72,6 +72,8 @@ impl RuntimeApi {
         let served = shared.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
+                // Lambda's own Runtime API server is written in Go, whose sockets have Nagle off.
+                let _ = stream.set_nodelay(true);
                 let (shared, receiver) = (served.clone(), receiver.clone());
                 tokio::spawn(async move {
                     let service = service_fn(move |request| {
