@@ -375,8 +375,9 @@ struct Fields<'a> {
 }
 
 /// Every field of the records a `Records` array can hold (SQS messages, SNS records, S3
-/// records), read with the array that holds them. (A duplicated field fails the whole
-/// payload: serde's derive allows no exception, and AWS never writes one.)
+/// records), read with the array that holds them. (A field duplicated within a record, its
+/// `s3` part included, fails the payload that holds it: the event, or that SQS message's
+/// body. serde's derive allows no exception, and AWS never writes one.)
 #[derive(Deserialize)]
 struct Record<'a> {
     // An SQS message ([`sqs`]).
