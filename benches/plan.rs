@@ -85,6 +85,12 @@ fn events() -> Vec<(&'static str, Vec<u8>, u64)> {
             s3_event(&site_keys(10_000, 500)),
             10_000,
         ),
+        // The event `make bench` times `plan` on, whole process.
+        (
+            "100,000-key event",
+            s3_event(&site_keys(100_000, 1000)),
+            100_000,
+        ),
     ]
     .into_iter()
     .map(|(name, event, keys)| (name, event.to_string().into_bytes(), keys))
@@ -120,6 +126,8 @@ fn decoding(c: &mut Criterion) {
     let mut group = c.benchmark_group("decode");
     for (name, raw, keys) in events() {
         group.throughput(Throughput::Elements(keys));
+        // A tenth of a second an iteration: ten samples, not a hundred.
+        group.sample_size(if keys >= 100_000 { 10 } else { 100 });
         group.bench_function(name, |b| b.iter(|| decode(&raw).expect("a valid event")));
     }
     group.finish();
@@ -131,6 +139,8 @@ fn planning(c: &mut Criterion) {
     for (name, raw, keys) in events() {
         let decoded = decode(&raw).expect("a valid event");
         group.throughput(Throughput::Elements(keys));
+        // A tenth of a second an iteration: ten samples, not a hundred.
+        group.sample_size(if keys >= 100_000 { 10 } else { 100 });
         group.bench_function(name, |b| b.iter(|| plan(&decoded, &config)));
     }
     group.finish();
@@ -238,6 +248,8 @@ fn parsing(c: &mut Criterion) {
     for (name, raw, keys) in events().into_iter().skip(1) {
         let sqs = name.contains("SQS");
         group.throughput(Throughput::Elements(keys));
+        // A tenth of a second an iteration: ten samples, not a hundred.
+        group.sample_size(if keys >= 100_000 { 10 } else { 100 });
         group.bench_function(name, |b| b.iter(|| parse_only(&raw, sqs)));
     }
     group.finish();
