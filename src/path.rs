@@ -34,7 +34,7 @@ const CLOUDFRONT_PATH_UNSAFE: &AsciiSet = &CONTROLS
 /// bep/s3deploy#46) and whether `%7E` matches is disputed; a `*` anywhere but last is
 /// rejected and `%2A` is not a wildcard (apancutt/deploy-aws-s3-cloudfront#7). A key holding
 /// one is covered by a wildcard that ends just before it.
-const WILDCARD_BEFORE: [char; 2] = ['~', '*'];
+const WILDCARD_BEFORE: [u8; 2] = [b'~', b'*'];
 
 /// Why a key cannot become a CloudFront path.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -84,8 +84,10 @@ pub fn decode_key(encoded: &str) -> Result<Cow<'_, str>, KeyError> {
 
 /// Percent-encodes a decoded path for CloudFront, leaving safe characters literal.
 pub fn encode(decoded_path: &str) -> String {
-    // Through `Cow`, not `Display`: appended piece by piece, without the formatter.
-    Cow::from(utf8_percent_encode(decoded_path, CLOUDFRONT_PATH_UNSAFE)).into_owned()
+    // Appended piece by piece into room for a few escapes: no formatter, and no regrowing.
+    let mut encoded = String::with_capacity(decoded_path.len() + 16);
+    encoded.extend(utf8_percent_encode(decoded_path, CLOUDFRONT_PATH_UNSAFE));
+    encoded
 }
 
 /// The CloudFront path for `url_path` (a decoded URL path starting with `/`).
@@ -111,7 +113,10 @@ pub fn cloudfront_path(url_path: &str) -> Result<String, KeyError> {
 
 /// Byte offset where a wildcard must start for `url_path`, if it needs one.
 fn wildcard_cut(url_path: &str) -> Option<usize> {
-    let special = url_path.find(WILDCARD_BEFORE);
+    // Bytes, not chars: both are ASCII, which never occurs inside a multi-byte character.
+    let special = url_path
+        .bytes()
+        .position(|byte| WILDCARD_BEFORE.contains(&byte));
     let mut start = 1;
     let mut segment_cut = None;
     for segment in url_path[1.min(url_path.len())..].split('/') {

@@ -83,15 +83,16 @@ fn paths(config: &Config, route: &Route, key: &str) -> Result<Vec<String>, Reaso
     url.push_str(separator);
     url.push_str(relative);
 
-    let mut urls = vec![url.clone()];
+    // The URL and its aliases, as slices of it: at most three.
+    let mut urls: [Option<&str>; 3] = [Some(&url), None, None];
     let index_directory = config.index_document.as_deref().and_then(|index| {
         url.strip_suffix(index)
             .filter(|directory| directory.ends_with('/'))
     });
     if let Some(directory) = index_directory {
-        urls.push(directory.to_owned());
+        urls[1] = Some(directory);
         if directory.len() > 1 {
-            urls.push(directory.trim_end_matches('/').to_owned());
+            urls[2] = Some(directory.trim_end_matches('/'));
         }
     } else if route.clean_urls
         && let Some(stem) = url
@@ -100,10 +101,11 @@ fn paths(config: &Config, route: &Route, key: &str) -> Result<Vec<String>, Reaso
         && !stem.ends_with('/')
     {
         // An index document's clean URLs are its directory's, given above.
-        urls.push(stem.to_owned());
+        urls[1] = Some(stem);
     }
-    let mut paths = Vec::with_capacity(urls.len());
-    for url in &urls {
+    // Three spellings at most for each.
+    let mut paths = Vec::with_capacity(9);
+    for url in urls.into_iter().flatten() {
         paths.extend(spellings(
             cloudfront_path(url).map_err(Reason::Key)?,
             config.plus_alias,
