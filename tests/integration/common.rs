@@ -16,6 +16,9 @@ use aws_sdk_cloudfront::types::{
 use devtools::fake_cloudfront::FakeCloudFront;
 use s3_cloudfront_invalidator::config::Config;
 use s3_cloudfront_invalidator::handler::{Handler, HandlerError};
+use s3_cloudfront_invalidator::outcome::Outcome;
+use s3_cloudfront_invalidator::publish::Publisher;
+use s3_cloudfront_invalidator::queue::WorkQueue;
 use s3_cloudfront_invalidator::send::Invalidator;
 use s3_cloudfront_invalidator::send::{Backoff, CloudFront, https_client};
 use serde_json::{Value, json};
@@ -85,15 +88,21 @@ pub fn event(name: &str) -> Value {
     serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
 }
 
-/// The handler on JSON values, answering JSON, as the tests read events and answers.
+/// The handler on JSON values, answering JSON (or with the whole outcome), as the tests read
+/// events and answers.
 pub trait HandleJson {
     async fn handle_json(&self, event: &Value, deadline: Instant) -> Result<Value, HandlerError>;
+    async fn run_json(&self, event: &Value, deadline: Instant) -> Result<Outcome, HandlerError>;
 }
 
-impl<I: Invalidator> HandleJson for Handler<I> {
+impl<I: Invalidator, Q: WorkQueue, P: Publisher> HandleJson for Handler<I, Q, P> {
     async fn handle_json(&self, event: &Value, deadline: Instant) -> Result<Value, HandlerError> {
         let answer = self.handle(event.to_string().as_bytes(), deadline).await?;
         Ok(serde_json::to_value(answer).expect("answers serialise"))
+    }
+
+    async fn run_json(&self, event: &Value, deadline: Instant) -> Result<Outcome, HandlerError> {
+        self.run(event.to_string().as_bytes(), deadline).await
     }
 }
 

@@ -166,10 +166,7 @@ async fn a_completed_invalidation_is_announced_once_with_the_documented_fields()
     // The check comes back twice in one batch (SQS delivers at least once): one event.
     let batch = sqs_event(&[watches[0].clone(), redelivered(&watches[0], "again")]);
     let outcome = handler
-        .run(
-            batch.to_string().as_bytes(),
-            deadline(Duration::from_secs(10)),
-        )
+        .run_json(&batch, deadline(Duration::from_secs(10)))
         .await
         .unwrap();
     assert_eq!(outcome.checks.len(), 1, "one check for both messages");
@@ -258,8 +255,8 @@ async fn an_invalidation_in_progress_is_checked_later_and_later_then_announced_o
     let mut delays = Vec::new();
     for check in 1..=2u64 {
         let outcome = handler
-            .run(
-                sqs_event(&[message.clone()]).to_string().as_bytes(),
+            .run_json(
+                &sqs_event(&[message.clone()]),
                 deadline(Duration::from_secs(10)),
             )
             .await
@@ -291,10 +288,7 @@ async fn an_invalidation_in_progress_is_checked_later_and_later_then_announced_o
     late["watch"]["created_at"] = json!(Timestamp::from(half_an_hour_ago).to_string());
     message["body"] = json!(late.to_string());
     let outcome = handler
-        .run(
-            sqs_event(&[message]).to_string().as_bytes(),
-            deadline(Duration::from_secs(10)),
-        )
+        .run_json(&sqs_event(&[message]), deadline(Duration::from_secs(10)))
         .await
         .unwrap();
     assert_eq!(counts(&outcome).invalidations_overdue, 1);
@@ -347,10 +341,7 @@ async fn a_failed_check_fails_only_its_own_message() {
         upload,
     ]);
     let outcome = handler
-        .run(
-            batch.to_string().as_bytes(),
-            deadline(Duration::from_secs(10)),
-        )
+        .run_json(&batch, deadline(Duration::from_secs(10)))
         .await
         .unwrap();
     let answer = serde_json::to_value(handler::answer(&outcome).unwrap()).unwrap();
@@ -468,10 +459,7 @@ async fn bad_watch_messages_are_rejected_without_blocking_the_batch() {
             event("sqs-batch.json")["Records"][0].clone(),
         ]);
         let outcome = handler
-            .run(
-                batch.to_string().as_bytes(),
-                deadline(Duration::from_secs(5)),
-            )
+            .run_json(&batch, deadline(Duration::from_secs(5)))
             .await
             .unwrap();
         let rejected = &outcome.plan.rejected;
@@ -490,10 +478,7 @@ async fn bad_watch_messages_are_rejected_without_blocking_the_batch() {
     // is dropped with its reason, not failed.
     let stale = sqs_event(&[sqs_message("old", &with("distribution_id", json!("EGONE")))]);
     let outcome = handler
-        .run(
-            stale.to_string().as_bytes(),
-            deadline(Duration::from_secs(5)),
-        )
+        .run_json(&stale, deadline(Duration::from_secs(5)))
         .await
         .unwrap();
     assert_eq!(
@@ -505,10 +490,7 @@ async fn bad_watch_messages_are_rejected_without_blocking_the_batch() {
     let off = crate::common::handler(&fake.endpoint(), site_config(DISTRIBUTION));
     let current = sqs_event(&[sqs_message("on", &with("checks", json!(1)))]);
     let outcome = off
-        .run(
-            current.to_string().as_bytes(),
-            deadline(Duration::from_secs(5)),
-        )
+        .run_json(&current, deadline(Duration::from_secs(5)))
         .await
         .unwrap();
     assert_eq!(

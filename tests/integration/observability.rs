@@ -18,7 +18,7 @@ async fn outcome_for(event_name: &str, faults: Vec<Fault>, time: Duration) -> Ou
     fake.inject(faults);
     let handler = handler(&fake.endpoint(), site_config(DISTRIBUTION));
     handler
-        .run(event(event_name).to_string().as_bytes(), deadline(time))
+        .run_json(&event(event_name), deadline(time))
         .await
         .unwrap()
 }
@@ -92,19 +92,13 @@ async fn throttled_run() {
 async fn redelivery_is_counted_as_reused_and_not_billed() {
     let (_fake, handler) = site().await;
     handler
-        .run(
-            event("s3-put.json").to_string().as_bytes(),
-            deadline(Duration::from_secs(5)),
-        )
+        .run_json(&event("s3-put.json"), deadline(Duration::from_secs(5)))
         .await
         .unwrap();
     // The fake stamps CreateTime; reuse is recognised by an answer older than the request.
     tokio::time::sleep(Duration::from_millis(5100)).await;
     let outcome = handler
-        .run(
-            event("s3-put.json").to_string().as_bytes(),
-            deadline(Duration::from_secs(5)),
-        )
+        .run_json(&event("s3-put.json"), deadline(Duration::from_secs(5)))
         .await
         .unwrap();
     let counts = counts(&outcome);
