@@ -106,6 +106,17 @@ impl<I: Invalidator, Q: WorkQueue, P: Publisher> HandleJson for Handler<I, Q, P>
     }
 }
 
+/// Waits for a function process that must refuse to start: it exits with status 2, and its
+/// one line on stderr is returned.
+pub async fn refused_start_up(child: tokio::process::Child, within: Duration) -> String {
+    let output = tokio::time::timeout(within, child.wait_with_output())
+        .await
+        .expect("the function exits")
+        .expect("its output is read");
+    assert_eq!(output.status.code(), Some(2));
+    String::from_utf8(output.stderr).unwrap().trim().to_owned()
+}
+
 /// Runs a sample from events/ with five seconds to go.
 pub async fn handle_sample(
     handler: &Handler<CloudFront>,

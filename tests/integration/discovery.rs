@@ -185,14 +185,8 @@ async fn the_binary_says_what_it_found_in_one_line_or_does_not_start() {
 
     let runtime = RuntimeApi::start().await.unwrap();
     let child = function(&runtime, &moto, "no-such-site");
-    let output = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8(output.stderr).unwrap();
     assert_eq!(
-        stderr.trim(),
+        refused_start_up(child, Duration::from_secs(20)).await,
         "invalid configuration: DISTRIBUTION_ID is auto, but no distribution that can be invalidated has an origin in bucket no-such-site: check SOURCE_BUCKET (or the route's bucket), or give the distribution id"
     );
 }

@@ -97,14 +97,8 @@ async fn invalid_configuration_stops_start_up_with_one_line() {
     let fake = fake().await;
     let runtime = RuntimeApi::start().await.unwrap();
     let function = function(&runtime, &fake, &[("DISTRIBUTION_ID", "not-an-id")]);
-    let output = tokio::time::timeout(Duration::from_secs(10), function.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8(output.stderr).unwrap();
     assert_eq!(
-        stderr.trim(),
+        refused_start_up(function, Duration::from_secs(10)).await,
         "invalid configuration: DISTRIBUTION_ID \"not-an-id\" is not a CloudFront distribution id (upper-case letters and digits, like E2QWRUHAPOMQZL), nor auto"
     );
 }
