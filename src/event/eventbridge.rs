@@ -5,8 +5,8 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use super::{Change, ChangeKind, Decoded, Fields, Reason, Scope, change_identity};
-use crate::path::{KeyError, abbreviate, decode_key};
+use super::{Change, ChangeKind, Decoded, Fields, ObjectLabel, Reason, Scope, change_identity};
+use crate::path::{KeyError, decode_key};
 
 /// The `detail` of an EventBridge event from S3.
 #[derive(Deserialize)]
@@ -79,13 +79,13 @@ pub(super) fn decode_event(decoded: &mut Decoded, event: &Fields, scope: &Scope)
     };
     let bucket = detail.bucket.name.as_ref();
     let key = detail.object.key.as_ref();
-    let record = scope.record(format_args!("{label} s3://{bucket}/{}", abbreviate(key)));
+    let label = ObjectLabel {
+        at: &label,
+        bucket,
+        key,
+    };
     if key.is_empty() {
-        return decoded.rejected.push(super::Skipped {
-            record,
-            reason: Reason::Key(KeyError::Empty),
-            message_index: scope.message_index,
-        });
+        return decoded.reject(scope, &label, Reason::Key(KeyError::Empty));
     }
     let identity = change_identity(
         scope,
@@ -99,7 +99,7 @@ pub(super) fn decode_event(decoded: &mut Decoded, event: &Fields, scope: &Scope)
         ],
         id,
     );
-    let change = scope.change(record, bucket, key.to_owned(), kind, identity);
+    let change = scope.change(&label, bucket, key.to_owned(), kind, identity);
     // The key is raw (AWS's own samples and moto's S3 send it unencoded); AWS documents
     // nothing, so the form-decoded reading is covered too when it differs and decodes.
     match decode_key(key) {

@@ -29,7 +29,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
-use crate::path::KeyError;
+use crate::path::{KeyError, abbreviate};
 
 /// What happened to the object; both kinds invalidate its paths.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -472,36 +472,23 @@ impl<'de> Visitor<'de> for RecordsSeed<'_, '_> {
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("an array of records")
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
         // Only the Lambda event itself is an SQS batch; its first object says whether it is.
-        // Elements before that which are not even objects wait for the answer: in an SQS
+        // The elements before that are not even objects; they wait for the answer: in an SQS
         // batch they are failed messages, elsewhere records of no known shape.
         let mut batch = if self.scope.depth == 0 {
-            Batch::Undecided(Vec::new())
+            Batch::Undecided
         } else {
             Batch::Records
         };
         let mut index = 0;
         while let Some(item) = seq.next_element::<Item>()? {
-            if let Batch::Undecided(waiting) = &mut batch {
+            if let Batch::Undecided = batch {
                 let Part::Object(record) = &item else {
-                    waiting.push(index);
                     index += 1;
                     continue;
                 };
-                let waiting = std::mem::take(waiting);
-                batch = if record.event_source.as_deref() == Some("aws:sqs") {
-                    let mut ids = Vec::new();
-                    for earlier in waiting {
-                        sqs::decode_message(self.decoded, Part::Wrong, earlier, &mut ids);
-                    }
-                    Batch::Sqs(ids)
-                } else {
-                    for earlier in waiting {
-                        self.decoded.record(Part::Wrong, earlier, self.scope);
-                    }
-                    Batch::Records
-                };
+                batch = self.decide(record.event_source.as_deref() == Some("aws:sqs"), index);
             }
             match &mut batch {
                 Batch::Sqs(ids) => sqs::decode_message(self.decoded, item, index, ids),
@@ -510,10 +497,8 @@ impl<'de> Visitor<'de> for RecordsSeed<'_, '_> {
             index += 1;
         }
         match batch {
-            Batch::Undecided(waiting) => {
-                for earlier in waiting {
-                    self.decoded.record(Part::Wrong, earlier, self.scope);
-                }
+            Batch::Undecided => {
+                self.decide(false, index);
             }
             Batch::Sqs(ids) => self.decoded.sqs_message_ids = Some(ids),
             Batch::Records => {}
@@ -522,10 +507,29 @@ impl<'de> Visitor<'de> for RecordsSeed<'_, '_> {
     }
 }
 
+impl RecordsSeed<'_, '_> {
+    /// What the array is, now that it is known, with its first `not_objects` elements (none
+    /// of them an object) decoded as that.
+    fn decide(&mut self, sqs: bool, not_objects: usize) -> Batch {
+        if sqs {
+            let mut ids = Vec::new();
+            for index in 0..not_objects {
+                sqs::decode_message(self.decoded, Part::Wrong, index, &mut ids);
+            }
+            Batch::Sqs(ids)
+        } else {
+            for index in 0..not_objects {
+                self.decoded.record(Part::Wrong, index, self.scope);
+            }
+            Batch::Records
+        }
+    }
+}
+
 /// What a `Records` array holds, as far as read.
 enum Batch {
-    /// No object read yet: the indices of the elements read so far.
-    Undecided(Vec<usize>),
+    /// No object read yet: all elements so far are not objects.
+    Undecided,
     /// SQS messages, with the ids of those read so far.
     Sqs(Vec<String>),
     /// S3 or SNS records.
@@ -642,10 +646,10 @@ impl<'s> Scope<'s> {
         }
     }
 
-    /// An object change read at `record` (a label from [`Scope::record`]).
+    /// An object change read at `label` within this scope.
     fn change(
         &self,
-        record: String,
+        label: impl fmt::Display,
         bucket: &str,
         key: String,
         kind: ChangeKind,
@@ -656,11 +660,25 @@ impl<'s> Scope<'s> {
             key,
             kind,
             identity,
-            record,
+            record: self.record(label),
             message_index: self.message_index,
             second_reading: false,
             routed: None,
         }
+    }
+}
+
+/// The label of an object change within its payload: where it sits, then the object as sent.
+struct ObjectLabel<'a> {
+    at: &'a dyn fmt::Display,
+    bucket: &'a str,
+    key: &'a str,
+}
+
+impl fmt::Display for ObjectLabel<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self { at, bucket, key } = self;
+        write!(f, "{at} s3://{bucket}/{}", abbreviate(key))
     }
 }
 

@@ -3,8 +3,10 @@
 
 use serde::Deserialize;
 
-use super::{Decoded, Part, Reason, Record, Scope, Text, change_identity, change_kind};
-use crate::path::{abbreviate, decode_key};
+use super::{
+    Decoded, ObjectLabel, Part, Reason, Record, Scope, Text, change_identity, change_kind,
+};
+use crate::path::decode_key;
 
 /// The record's `s3` part.
 #[derive(Debug, Default, Deserialize)]
@@ -95,13 +97,13 @@ pub(super) fn decode_record(
     scope: &Scope,
     index: usize,
 ) {
-    let label = format_args!("Records[{index}]");
+    let at = format_args!("Records[{index}]");
     if let Some(error) = wrong_field(record, entity) {
         let reason = Reason::Malformed {
             what: "S3 record is malformed",
             error: error.into(),
         };
-        return decoded.reject(scope, label, reason);
+        return decoded.reject(scope, at, reason);
     }
     let bucket = entity.bucket.as_ref().and_then(|b| b.name.as_deref());
     let object = entity.object.as_ref();
@@ -110,32 +112,28 @@ pub(super) fn decode_record(
     else {
         return decoded.reject(
             scope,
-            label,
+            at,
             Reason::Missing("S3 record has no s3.bucket.name or s3.object.key"),
         );
     };
-    let record_label = scope.record(format_args!(
-        "Records[{index}] s3://{bucket}/{}",
-        abbreviate(raw_key)
-    ));
-    let left_out = |reason| super::Skipped {
-        record: record_label.clone(),
-        reason,
-        message_index: scope.message_index,
+    let label = ObjectLabel {
+        at: &at,
+        bucket,
+        key: raw_key,
     };
     let Some(event_name) = record.event_name.as_deref() else {
         let reason = Reason::Missing("S3 record has no eventName (or it is not a string)");
-        return decoded.rejected.push(left_out(reason));
+        return decoded.reject(scope, &label, reason);
     };
     let Some(kind) = change_kind(event_name) else {
         let reason = Reason::NoContentChange {
             event: event_name.to_owned(),
         };
-        return decoded.skipped.push(left_out(reason));
+        return decoded.skip(scope, &label, reason);
     };
     let key = match decode_key(raw_key) {
         Ok(key) => key.into_owned(),
-        Err(e) => return decoded.rejected.push(left_out(Reason::Key(e))),
+        Err(e) => return decoded.reject(scope, &label, Reason::Key(e)),
     };
     let identity = change_identity(
         scope,
@@ -150,9 +148,9 @@ pub(super) fn decode_record(
             object.e_tag.as_deref(),
             record.event_time.as_deref(),
         ],
-        label,
+        at,
     );
     decoded
         .changes
-        .push(scope.change(record_label, bucket, key, kind, identity));
+        .push(scope.change(&label, bucket, key, kind, identity));
 }
