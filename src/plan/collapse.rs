@@ -14,7 +14,7 @@ use crate::config::CollapsePolicy;
 /// Folds paths already covered by a wildcard into it, then, if the policy allows,
 /// replaces directories with `dir/*` where that bills the fewest paths.
 pub(super) fn collapse(paths: Paths, policy: &CollapsePolicy) -> Coverage {
-    let paths = merge_covered(paths);
+    let mut paths = merge_covered(paths);
     if !policy.collapse {
         return paths.into_coverage();
     }
@@ -44,10 +44,10 @@ pub(super) fn collapse(paths: Paths, policy: &CollapsePolicy) -> Coverage {
     }
     let mut covered: Vec<Vec<usize>> = vec![Vec::new(); chosen.len()];
     let mut result: Coverage = Vec::new();
-    for (number, path) in paths.paths.iter().enumerate() {
+    for (number, path) in std::mem::take(&mut paths.paths).into_iter().enumerate() {
         match under[tree.path_dirs[number]] {
             Some(wildcard) => covered[wildcard].extend_from_slice(paths.changes_of(number)),
-            None => result.push((path.clone(), paths.changes_of(number).to_vec())),
+            None => result.push((path, paths.changes_of(number).to_vec())),
         }
     }
     for (&dir, mut changes) in chosen.iter().zip(covered) {

@@ -209,11 +209,12 @@ impl Paths {
     }
 
     /// Every path with its changes, in path order.
-    fn into_coverage(self) -> Coverage {
-        let mut coverage: Coverage = Vec::with_capacity(self.paths.len());
-        for (number, path) in self.paths.iter().enumerate() {
-            coverage.push((path.clone(), self.changes_of(number).to_vec()));
-        }
+    fn into_coverage(mut self) -> Coverage {
+        let mut coverage: Coverage = std::mem::take(&mut self.paths)
+            .into_iter()
+            .enumerate()
+            .map(|(number, path)| (path, self.changes_of(number).to_vec()))
+            .collect();
         coverage.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         coverage
     }
@@ -231,7 +232,8 @@ pub fn plan(decoded: &Decoded, config: &Config) -> Plan {
     // once: inserting 100,000 paths with long common prefixes into an ordered map one by
     // one costs several times more.
     let mut by_destination: Vec<(Destination, Gathered)> = Vec::new();
-    // Most changes have one or two paths on one destination.
+    // Most changes have one or two paths on one destination: room for them all is made for
+    // the first destination only, so many tenants do not each reserve it.
     let expected = decoded.changes.len() * 2;
     for (index, change) in decoded.changes.iter().enumerate() {
         let left_out = |reason: Reason| Skipped {
@@ -341,7 +343,12 @@ fn add<'a>(
         .iter()
         .rposition(|(known, _)| known.key() == destination.key());
     let position = found.unwrap_or_else(|| {
-        by_destination.push((destination, Gathered::with_capacity(expected)));
+        let room = if by_destination.is_empty() {
+            expected
+        } else {
+            0
+        };
+        by_destination.push((destination, Gathered::with_capacity(room)));
         by_destination.len() - 1
     });
     let coverage = &mut by_destination[position].1;
