@@ -43,8 +43,9 @@ deploy: $(SAM_VENV)/.installed $(VENV)/.installed
 	$(SAM) build
 	@if [ -f samconfig.toml ]; then $(SAM) deploy; else $(SAM) deploy --guided; fi
 
-# Bulk deploys at CloudFront's pace, simulated in virtual time (README, Bulk uploads):
-# target/simulate/summary.json, timelines, and the plot of the 1,000,000-object deploy.
+# Deploys and trickles at CloudFront's pace, simulated in virtual time (docs/freshness.md):
+# target/simulate/summary.json, timelines, the plot of the 1,000,000-object deploy
+# (bench/simulation.png) and the batching-window frontier (bench/freshness.png).
 simulate: $(BENCH_VENV)/.installed
 	cargo test --profile simulate --test integration simulate::every_scenario -- --ignored --nocapture --test-threads 1
 	$(BENCH_VENV)/bin/python bench/plot_simulation.py

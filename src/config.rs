@@ -151,11 +151,22 @@ pub struct CompletionEvents {
     pub first_delay_seconds: u64,
 }
 
-/// Default delay of a first completion check. CloudFront reports most invalidations completed
-/// within a minute (AWS's own `invalidation-completed` waiter polls every 20 s and gives up
-/// after 10 minutes), so a first look after a minute usually finds it done: one check per
-/// invalidation, and a SecondsToComplete that overstates by less than a minute.
-const DEFAULT_COMPLETION_CHECK_DELAY_SECONDS: usize = 60;
+/// The defaults that set how fast a change is fresh, chosen with `make simulate` at
+/// CloudFront's current pace (in effect within 5 s and completed within 25 s at P95, AWS,
+/// 2026-04-29); docs/freshness.md gives the figures behind each. The template's parameter
+/// defaults match them.
+pub mod defaults {
+    /// `DEFER_DELAY_SECONDS`: CloudFront frees room as invalidations complete, in 5 to 25 s,
+    /// so a first retry after 5 s finds room for most, and the linear growth (5, 10, 15 s...)
+    /// reaches the legacy minutes only while the distribution stays busy.
+    pub const DEFER_DELAY_SECONDS: u64 = 5;
+    /// `COMPLETION_CHECK_DELAY_SECONDS`: the first check falls before most invalidations
+    /// complete, and the next ones as often again ([`crate::watch`]), so `Invalidation
+    /// Completed` follows CloudFront's completion within seconds, in two or three checks.
+    pub const COMPLETION_CHECK_DELAY_SECONDS: u64 = 8;
+    /// The template's `BatchingWindowSeconds` (Lambda's, not read by the function).
+    pub const BATCHING_WINDOW_SECONDS: u64 = 30;
+}
 
 /// Deferral of invalidations to the function's own queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -407,7 +418,7 @@ impl Config {
                     first_delay_seconds: parse_number(
                         get("DEFER_DELAY_SECONDS"),
                         "DEFER_DELAY_SECONDS",
-                        60,
+                        defaults::DEFER_DELAY_SECONDS as usize,
                         0..=MAX_QUEUE_DELAY_SECONDS as usize,
                     )? as u64,
                 }),
@@ -645,7 +656,7 @@ impl CompletionEvents {
                 first_delay_seconds: parse_number(
                     get("COMPLETION_CHECK_DELAY_SECONDS"),
                     "COMPLETION_CHECK_DELAY_SECONDS",
-                    DEFAULT_COMPLETION_CHECK_DELAY_SECONDS,
+                    defaults::COMPLETION_CHECK_DELAY_SECONDS as usize,
                     0..=MAX_QUEUE_DELAY_SECONDS as usize,
                 )? as u64,
             })),
@@ -1016,7 +1027,7 @@ mod tests {
                 Some(CompletionEvents {
                     bus: bus.into(),
                     queue_url: queue.into(),
-                    first_delay_seconds: 60
+                    first_delay_seconds: defaults::COMPLETION_CHECK_DELAY_SECONDS
                 })
             );
         }

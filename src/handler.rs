@@ -24,7 +24,7 @@ use crate::plan::{self, Destination, Invalidation};
 use crate::publish::{EventBridge, PublishError, Publisher};
 use crate::queue::{self, QueueError, Sqs, WorkQueue};
 use crate::report;
-use crate::send::{Backoff, Invalidator, SendError, check, send};
+use crate::send::{self, Backoff, Invalidator, SendError, check, send};
 use crate::watch::{self, Next};
 
 /// Time kept back from the Lambda deadline to answer (and log) before being cut off.
@@ -319,6 +319,18 @@ impl<I: Invalidator, Q: WorkQueue, P: Publisher> Handler<I, Q, P> {
         );
         let (deliveries, refused): (Vec<_>, Vec<_>) = groups.into_iter().unzip();
         let mut deliveries: Vec<Delivery> = deliveries.into_iter().flatten().collect();
+        // Held back for wildcard room: deferred unsent, as CloudFront would refuse them
+        // for want of room were they wildcards.
+        deliveries.extend(plan.held.iter().map(|held| Delivery {
+            invalidation: held.clone(),
+            sent: send::Sent {
+                result: Err(SendError::TooManyInProgress),
+                attempts: 0,
+                retried_after: Vec::new(),
+            },
+            deferred: None,
+            unwatched: None,
+        }));
         self.defer(&mut deliveries, changes, answer_by).await;
         self.watch_new(&mut deliveries, answer_by).await;
         Ok(Outcome {

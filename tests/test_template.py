@@ -225,15 +225,27 @@ class BulkDeploys(unittest.TestCase):
     """Queued mode's concurrency cap keeps wildcards within CloudFront's limit, and the
     template refuses a batch Lambda would refuse, before creating anything."""
 
-    def test_queued_mode_defers_to_its_own_buffer_queue(self):
+    def test_each_mode_defers_to_a_queue_of_its_own(self):
         template = expanded()
         for mode in ["Queued", "Direct"]:
             res = resources(template, conditions(mode, False))
             variables = res["InvalidatorFunction"]["Properties"]["Environment"]["Variables"]
             if mode == "Queued":
                 self.assertEqual(variables["DEFER_QUEUE_URL"], {"Ref": "BufferQueue"})
-            else:
-                self.assertNotIn("DEFER_QUEUE_URL", variables)
+                self.assertNotIn("DeferQueue", res)
+                continue
+            # Direct mode: a burst's overflow waits in a queue read like the buffer queue.
+            self.assertEqual(variables["DEFER_QUEUE_URL"], {"Ref": "DeferQueue"})
+            queue = res["DeferQueue"]["Properties"]
+            self.assertEqual(queue["RedrivePolicy"]["deadLetterTargetArn"], {"Fn::GetAtt": ["FailureQueue", "Arn"]})
+            timeout = TEMPLATE["Resources"]["InvalidatorFunction"]["Properties"]["Timeout"]
+            self.assertGreaterEqual(queue["VisibilityTimeout"], 6 * timeout + 300)
+            mapping = res["DeferQueueToFunction"]["Properties"]
+            self.assertEqual(mapping["EventSourceArn"], {"Fn::GetAtt": ["DeferQueue", "Arn"]})
+            self.assertEqual(mapping["FunctionResponseTypes"], ["ReportBatchItemFailures"])
+            self.assertEqual(mapping["BatchSize"], {"Ref": "BatchSize"})
+            self.assertEqual(mapping["MaximumBatchingWindowInSeconds"], {"Ref": "BatchingWindowSeconds"})
+            self.assertEqual(mapping["ScalingConfig"], {"MaximumConcurrency": {"Ref": "MaximumConcurrency"}})
 
     def test_queued_mode_caps_concurrency_with_the_parameter(self):
         parameter = TEMPLATE["Parameters"]["MaximumConcurrency"]
@@ -280,7 +292,8 @@ class BulkDeploys(unittest.TestCase):
             parameters = {**defaults, "Mode": mode, "BatchSize": size, "BatchingWindowSeconds": window}
             applies = evaluate_rule(rule.get("RuleCondition", True), parameters)
             accepted = not applies or all(evaluate_rule(a["Assert"], parameters) for a in rule["Assertions"])
-            refused = mode == "Queued" and size > 10 and window == 0
+            # Both modes: Direct mode's deferral queue is read with the same batch and window.
+            refused = size > 10 and window == 0
             self.assertEqual(accepted, not refused, (mode, size, window))
         self.assertTrue(evaluate_rule(rule["Assertions"][0]["Assert"], defaults), "the defaults deploy")
 
@@ -398,9 +411,9 @@ class LeastPrivilege(unittest.TestCase):
             # Another account's distribution: its role holds the CloudFront rights.
             allowed.add(("sts:AssumeRole", json.dumps({"Ref": "DistributionRoleArn"})))
         queue_actions = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility", "sqs:SendMessage"]
-        if queued:
-            for action in queue_actions:
-                allowed.add((action, json.dumps({"Fn::GetAtt": ["BufferQueue", "Arn"]})))
+        # Queued mode reads and defers to its buffer queue, Direct mode to its deferral queue.
+        for action in queue_actions:
+            allowed.add((action, json.dumps({"Fn::GetAtt": ["BufferQueue" if queued else "DeferQueue", "Arn"]})))
         if bus != "off":
             allowed.add(("cloudfront:GetInvalidation", json.dumps(DISTRIBUTION_ARN)))
             allowed.add(("events:PutEvents", json.dumps(BUS_ARN[bus])))

@@ -15,8 +15,10 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 mod collapse;
+mod hold;
 mod isolate;
 
+pub use hold::MAX_HOLDS;
 pub use isolate::{by_kind, halves, wider};
 
 use collapse::collapse;
@@ -141,6 +143,9 @@ pub struct Plan {
     /// Completion checks to make, as indices into `Decoded::watches`: those of configured
     /// distributions, while completion events are on. They change no paths.
     pub watches: Vec<usize>,
+    /// Requests held back to be deferred unsent, with deferral on: exact paths of busy
+    /// directories the wildcard budget could not cover (see [`hold`]).
+    pub held: Vec<Invalidation>,
 }
 
 /// Paths of one distribution in order, each with the changes it stands for (ascending).
@@ -317,6 +322,14 @@ pub fn plan(decoded: &Decoded, config: &Config) -> Plan {
         let paths = gathered.into_paths();
         plan.summary.changed_paths += paths.paths.len();
         let collapsed = collapse(paths, &config.policy);
+        let (collapsed, held) = match config.defer {
+            Some(_) => hold::hold_back(collapsed, &config.policy, &decoded.changes),
+            None => (collapsed, Coverage::new()),
+        };
+        for batch in split(held, config.policy.wildcard_budget) {
+            plan.held
+                .push(Invalidation::new(destination, batch, &decoded.changes));
+        }
         plan.summary.billed_paths += collapsed.len();
         plan.summary.wildcards += collapsed
             .iter()
