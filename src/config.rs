@@ -165,7 +165,7 @@ pub mod defaults {
     /// Completed` follows CloudFront's completion within seconds, in two or three checks.
     pub const COMPLETION_CHECK_DELAY_SECONDS: u64 = 8;
     /// The template's `BatchingWindowSeconds` (Lambda's, not read by the function).
-    pub const BATCHING_WINDOW_SECONDS: u64 = 30;
+    pub const BATCHING_WINDOW_SECONDS: u64 = 3;
 }
 
 /// Deferral of invalidations to the function's own queue.
