@@ -5,6 +5,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
+use crate::event::Reason;
 use crate::outcome::{Checked, Outcome, Verdict};
 use crate::publish::Kind;
 use crate::send::SendError;
@@ -27,6 +28,10 @@ pub struct Counts {
     pub deferred_paths: usize,
     /// Invalidations still in progress at the overdue bound: announced, no longer watched.
     pub invalidations_overdue: usize,
+    /// Work messages refused because they did not come from the function's work queue.
+    pub refused_work: usize,
+    /// Invalidations made whose completion check could not be queued.
+    pub invalidations_unwatched: usize,
 }
 
 fn is_throttle(error: &SendError) -> bool {
@@ -48,7 +53,12 @@ pub fn counts(outcome: &Outcome) -> Counts {
     let failed_sends: usize = outcome
         .errors()
         .map(|(invalidation, _)| invalidation)
-        .chain(outcome.unwatched().map(|(invalidation, _)| invalidation))
+        .chain(
+            outcome
+                .unwatched()
+                .filter(|_| outcome.sqs_message_ids.is_none())
+                .map(|(invalidation, _)| invalidation),
+        )
         .map(|invalidation| invalidation.changes().len())
         .sum();
     let failed_checks: usize = outcome
@@ -79,6 +89,13 @@ pub fn counts(outcome: &Outcome) -> Counts {
             .announced()
             .filter(|event| event.kind == Kind::Overdue)
             .count(),
+        refused_work: outcome
+            .plan
+            .rejected
+            .iter()
+            .filter(|r| matches!(r.reason, Reason::UntrustedWork { .. }))
+            .count(),
+        invalidations_unwatched: outcome.unwatched().count(),
     }
 }
 

@@ -78,8 +78,7 @@ def conditions(mode, existing_bucket, distribution="one", completion_events="off
         "DiscoverInOwnAccount": not role and discover,
         "CompletionEventsOn": on,
         "CompletionBusIsArn": completion_events.split(":")[0] == "arn",
-        "QueuedCompletionEvents": queued and on,
-        "DirectCompletionEvents": not queued and on,
+        "HasWorkQueue": queued or on,
     }
 
 
@@ -225,13 +224,13 @@ class BulkDeploys(unittest.TestCase):
     """Queued mode's concurrency cap keeps wildcards within CloudFront's limit, and the
     template refuses a batch Lambda would refuse, before creating anything."""
 
-    def test_queued_mode_defers_to_its_own_buffer_queue(self):
+    def test_queued_mode_defers_to_its_own_work_queue(self):
         template = expanded()
         for mode in ["Queued", "Direct"]:
             res = resources(template, conditions(mode, False))
             variables = res["InvalidatorFunction"]["Properties"]["Environment"]["Variables"]
             if mode == "Queued":
-                self.assertEqual(variables["DEFER_QUEUE_URL"], {"Ref": "BufferQueue"})
+                self.assertEqual(variables["DEFER_QUEUE_URL"], {"Ref": "WorkQueue"})
             else:
                 self.assertNotIn("DEFER_QUEUE_URL", variables)
 
@@ -336,28 +335,30 @@ class CompletionEvents(unittest.TestCase):
                 self.assertNotIn("WATCH_QUEUE_URL", variables, mode)
                 continue
             self.assertEqual(variables["COMPLETION_EVENTS"], {"Ref": "CompletionEvents"})
-            queue = "BufferQueue" if mode == "Queued" else "WatchQueue"
-            self.assertEqual(variables["WATCH_QUEUE_URL"], {"Ref": queue}, (mode, bus))
+            self.assertEqual(variables["WATCH_QUEUE_URL"], {"Ref": "WorkQueue"}, (mode, bus))
 
-    def test_direct_mode_gets_a_watch_queue_that_invokes_the_function_and_never_drops_a_check(self):
+    def test_a_work_queue_invokes_the_function_and_never_drops_work(self):
         template = expanded()
-        watch_resources = {"WatchQueue", "WatchDeadLetterQueue", "WatchQueueToFunction", "ChecksFailing"}
+        work_resources = {"WorkQueue", "WorkQueuePolicy", "WorkDeadLetterQueue", "WorkQueueToFunction", "WorkFailing"}
         for mode, bus in itertools.product(["Queued", "Direct"], COMPLETION_EVENTS):
             res = resources(template, conditions(mode, False, completion_events=bus))
-            if mode == "Queued" or bus == "off":
-                self.assertFalse(watch_resources & set(res), (mode, bus))
+            variables = res["InvalidatorFunction"]["Properties"]["Environment"]["Variables"]
+            if mode == "Direct" and bus == "off":
+                self.assertFalse(work_resources & set(res), (mode, bus))
+                self.assertNotIn("WORK_QUEUE_ARN", variables)
                 continue
-            self.assertLessEqual(watch_resources, set(res))
-            queue = res["WatchQueue"]["Properties"]
+            self.assertLessEqual(work_resources, set(res))
+            self.assertEqual(variables["WORK_QUEUE_ARN"], {"Fn::GetAtt": ["WorkQueue", "Arn"]})
+            queue = res["WorkQueue"]["Properties"]
             timeout = TEMPLATE["Resources"]["InvalidatorFunction"]["Properties"]["Timeout"]
             self.assertGreaterEqual(queue["VisibilityTimeout"], 6 * timeout)
-            self.assertEqual(queue["RedrivePolicy"]["deadLetterTargetArn"], {"Fn::GetAtt": ["WatchDeadLetterQueue", "Arn"]})
-            mapping = res["WatchQueueToFunction"]["Properties"]
-            self.assertEqual(mapping["EventSourceArn"], {"Fn::GetAtt": ["WatchQueue", "Arn"]})
+            self.assertEqual(queue["RedrivePolicy"]["deadLetterTargetArn"], {"Fn::GetAtt": ["WorkDeadLetterQueue", "Arn"]})
+            mapping = res["WorkQueueToFunction"]["Properties"]
+            self.assertEqual(mapping["EventSourceArn"], {"Fn::GetAtt": ["WorkQueue", "Arn"]})
             self.assertEqual(mapping["FunctionResponseTypes"], ["ReportBatchItemFailures"])
             self.assertLessEqual(mapping["BatchSize"], 10, "no batching window needed")
-            alarm = res["ChecksFailing"]["Properties"]
-            self.assertEqual(alarm["Dimensions"][0]["Value"], {"Fn::GetAtt": ["WatchDeadLetterQueue", "QueueName"]})
+            alarm = res["WorkFailing"]["Properties"]
+            self.assertEqual(alarm["Dimensions"][0]["Value"], {"Fn::GetAtt": ["WorkDeadLetterQueue", "QueueName"]})
 
 
 class CheckovSkips(unittest.TestCase):
@@ -397,16 +398,17 @@ class LeastPrivilege(unittest.TestCase):
         else:
             # Another account's distribution: its role holds the CloudFront rights.
             allowed.add(("sts:AssumeRole", json.dumps({"Ref": "DistributionRoleArn"})))
-        queue_actions = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility", "sqs:SendMessage"]
+        read_actions = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
         if queued:
-            for action in queue_actions:
+            # The buffer queue is only read: the function writes its work elsewhere.
+            for action in read_actions:
                 allowed.add((action, json.dumps({"Fn::GetAtt": ["BufferQueue", "Arn"]})))
+        if queued or bus != "off":
+            for action in read_actions + ["sqs:SendMessage"]:
+                allowed.add((action, json.dumps({"Fn::GetAtt": ["WorkQueue", "Arn"]})))
         if bus != "off":
             allowed.add(("cloudfront:GetInvalidation", json.dumps(DISTRIBUTION_ARN)))
             allowed.add(("events:PutEvents", json.dumps(BUS_ARN[bus])))
-            if not queued:
-                for action in queue_actions:
-                    allowed.add((action, json.dumps({"Fn::GetAtt": ["WatchQueue", "Arn"]})))
         return allowed
 
     def test_role_grants_nothing_beyond_what_the_function_needs(self):
@@ -435,20 +437,58 @@ class LeastPrivilege(unittest.TestCase):
             assume = role["AssumeRolePolicyDocument"]["Statement"]
             self.assertEqual([s["Principal"] for s in assume], [{"Service": ["lambda.amazonaws.com"]}])
 
-    def test_only_s3_and_eventbridge_of_this_account_may_invoke_or_enqueue(self):
+    def test_only_the_stacks_own_bucket_or_rule_may_invoke_or_enqueue(self):
         template = expanded()
+        bucket_arn = json.dumps(TEMPLATE["Resources"]["BucketInvokesFunction"]["Properties"]["SourceArn"])
+        self.assertIn("arn:${AWS::Partition}:s3:::s3cfi-", bucket_arn)
+        rule_arn = {"Fn::GetAtt": ["ExistingBucketChanges", "Arn"]}
         for mode, existing, bus in itertools.product(["Queued", "Direct"], [False, True], COMPLETION_EVENTS):
+            case = (mode, existing, bus)
             res = resources(template, conditions(mode, existing, completion_events=bus))
             for name, r in res.items():
                 if r["Type"] == "AWS::Lambda::Permission":
                     props = r["Properties"]
                     self.assertIn(props["Principal"], ["s3.amazonaws.com", "events.amazonaws.com"], name)
-                    self.assertTrue("SourceAccount" in props or "SourceArn" in props, name)
-                if r["Type"] == "AWS::SQS::QueuePolicy":
-                    for statement in r["Properties"]["PolicyDocument"]["Statement"]:
-                        self.assertEqual(statement["Action"], "sqs:SendMessage")
-                        self.assertEqual(statement["Condition"], {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}})
+                    expected = rule_arn if existing else json.loads(bucket_arn)
+                    self.assertEqual(props["SourceArn"], expected, case)
+            if mode == "Queued":
+                [statement] = res["BufferQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+                self.assertEqual((statement["Effect"], statement["Action"]), ("Allow", "sqs:SendMessage"))
+                if existing:
+                    self.assertEqual(statement["Principal"], {"Service": "events.amazonaws.com"})
+                    self.assertEqual(statement["Condition"], {"ArnEquals": {"aws:SourceArn": rule_arn}})
+                else:
+                    self.assertEqual(statement["Principal"], {"Service": "s3.amazonaws.com"})
+                    self.assertEqual(statement["Condition"]["ArnEquals"], {"aws:SourceArn": json.loads(bucket_arn)})
+            if mode == "Queued" or bus != "off":
+                [deny] = res["WorkQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+                self.assertEqual((deny["Effect"], deny["Principal"], deny["Action"]), ("Deny", "*", "sqs:SendMessage"), case)
+                self.assertEqual(deny["Condition"], {"ArnNotEquals": {"aws:PrincipalArn": {"Fn::GetAtt": ["InvalidatorFunctionRole", "Arn"]}}})
+            # The role the policy names is the function's, as SAM expands it.
+            self.assertIn("InvalidatorFunctionRole", res)
 
+    def test_the_function_accepts_changes_of_its_bucket_only_in_every_mode(self):
+        for mode, existing in itertools.product(["Queued", "Direct"], [False, True]):
+            res = resources(TEMPLATE, conditions(mode, existing))
+            variables = res["InvalidatorFunction"]["Properties"]["Environment"]["Variables"]
+            if existing:
+                self.assertEqual(variables["SOURCE_BUCKET"], {"Ref": "BucketName"})
+            else:
+                # The name the new bucket is given, built the same way (no circular reference).
+                self.assertEqual(variables["SOURCE_BUCKET"], res["SiteBucket"]["Properties"]["BucketName"], mode)
+                self.assertNotIn("SiteBucket", json.dumps(variables))
+
+
+class CostGuard(unittest.TestCase):
+    def test_the_ceiling_reaches_the_function_and_a_day_of_billed_paths_alarms(self):
+        variables = TEMPLATE["Resources"]["InvalidatorFunction"]["Properties"]["Environment"]["Variables"]
+        self.assertEqual(variables["MAX_BILLED_PATHS"], {"Ref": "MaxBilledPaths"})
+        self.assertEqual(TEMPLATE["Parameters"]["MaxBilledPaths"]["Default"], 1000)
+        alarm = TEMPLATE["Resources"]["BilledPathsHigh"]["Properties"]
+        self.assertEqual((alarm["Namespace"], alarm["MetricName"]), ("S3CloudFrontInvalidator", "BilledPaths"))
+        self.assertEqual(alarm["Dimensions"], [{"Name": "FunctionName", "Value": {"Ref": "InvalidatorFunction"}}])
+        self.assertEqual((alarm["Statistic"], alarm["Period"]), ("Sum", 86400))
+        self.assertEqual(alarm["Threshold"], {"Ref": "DailyBilledPathsAlarm"})
 
 if __name__ == "__main__":
     unittest.main()
