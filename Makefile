@@ -21,7 +21,9 @@ demo: $(FUNCTION)
 
 test: $(VENV)/.installed $(SAM_VENV)/.installed
 	REQUIRE_MOTO=1 cargo test --workspace
-	$(SAM_VENV)/bin/python -m unittest tests/test_template.py
+	# The deployment contract runs the debug binary with the template's environment.
+	cargo build --quiet --bin s3-cloudfront-invalidator
+	$(SAM_VENV)/bin/python -m unittest tests/test_template.py tests/test_contract.py
 	$(SAM_VENV)/bin/cfn-lint template.yaml
 	$(SAM) validate --lint
 
@@ -38,10 +40,12 @@ build: $(VENV)/.installed
 	cargo lambda build --release --arm64
 	@ls -l target/lambda/s3-cloudfront-invalidator/bootstrap
 
+# Deploys with samconfig.toml: the bucket's region, DistributionId and BucketName at least.
 deploy: $(SAM_VENV)/.installed $(VENV)/.installed
+	@test -f samconfig.toml || { echo "make deploy reads samconfig.toml: cp samconfig.toml.example samconfig.toml, then set the bucket's region, DistributionId and BucketName (docs/deployment.md)" >&2; exit 2; }
 	rustup target add aarch64-unknown-linux-gnu
 	$(SAM) build
-	@if [ -f samconfig.toml ]; then $(SAM) deploy; else $(SAM) deploy --guided; fi
+	$(SAM) deploy
 
 # Bulk deploys at CloudFront's pace, simulated in virtual time (README, Bulk uploads):
 # target/simulate/summary.json, timelines, and the plot of the 1,000,000-object deploy.
