@@ -717,6 +717,8 @@ class Docs(unittest.TestCase):
         self.assertLessEqual(required, set(given))
         self.assertEqual(constraint_failures(parameters(**given)), [])
         self.assertEqual(refusals(parameters(**given)), [])
+        shown = re.search(r"```toml\n(.*?)```", (ROOT / "README.md").read_text(), re.S).group(1)
+        self.assertEqual(tomllib.loads(shown), config, "the README shows the example")
 
     def test_links_between_the_docs_resolve(self):
         def slug(heading):
