@@ -547,6 +547,9 @@ class Contract(unittest.TestCase):
                 invalidations = planned["invalidations"]
                 self.assertTrue(invalidations, f"{case}: nothing planned for the upload: {done.stdout}")
                 self.assertEqual(planned["skipped"], [], case)
+                self.assertEqual(planned.get("failed", []), [], case)
+                # Not a word about the settings: none misspelled, none ignored.
+                self.assertEqual(done.stderr, "", case)
                 expected_ids = {
                     "auto": {self.moto.own_distribution},
                     "role+auto": {self.moto.partner_distribution},
