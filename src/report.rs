@@ -264,9 +264,9 @@ pub fn completion_emf_lines(
         .collect()
 }
 
-/// Installs the log subscriber: with `AWS_LAMBDA_LOG_FORMAT=JSON`, [`LambdaJson`] lines at the
-/// runtime's level (`AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else INFO, as its default
-/// subscriber reads them); otherwise the runtime's default text subscriber.
+/// Installs the log subscriber: with `AWS_LAMBDA_LOG_FORMAT=JSON`, flat JSON lines (as the
+/// module says) at the runtime's level (`AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else INFO,
+/// as its default subscriber reads them); otherwise the runtime's default text subscriber.
 pub fn init_logging() {
     let format = std::env::var("AWS_LAMBDA_LOG_FORMAT").unwrap_or_default();
     if !format.eq_ignore_ascii_case("json") {
@@ -298,7 +298,7 @@ where
 /// One flat JSON object per event: `timestamp` (RFC 3339, UTC), `level`, `message`, the
 /// fields of the spans it is in (the runtime's `requestId`, `xrayTraceId`), then its own
 /// fields. A field recorded as JSON array text ([`JsonList`]) is written as that array.
-pub struct LambdaJson;
+struct LambdaJson;
 
 impl<S> FormatEvent<S, JsonFields> for LambdaJson
 where
