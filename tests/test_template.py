@@ -185,9 +185,9 @@ class FunctionProperties(unittest.TestCase):
             self.assertEqual(list(group["Label"]), ["default"], group)
             self.assertTrue(group["Label"]["default"].strip(), group)
         self.assertEqual(sorted(grouped), sorted(set(grouped)), "a parameter in two groups")
-        self.assertEqual(set(grouped), parameters, "grouped names are the template's parameters")
+        self.assertEqual(set(grouped), parameters, "put each parameter in one of Metadata's AWS::CloudFormation::Interface ParameterGroups")
         labels = interface["ParameterLabels"]
-        self.assertEqual(set(labels), parameters, "every parameter, and only those, has a label")
+        self.assertEqual(set(labels), parameters, "give each parameter a ParameterLabels entry in Metadata's AWS::CloudFormation::Interface")
         for name, label in labels.items():
             self.assertEqual(list(label), ["default"], name)
             self.assertTrue(label["default"].strip(), name)
