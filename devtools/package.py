@@ -2,7 +2,8 @@
 
     package.py BOOTSTRAP TEMPLATE DIST
 
-writes into DIST:
+checks that BOOTSTRAP is what Lambda's arm64 runtime runs (a 64-bit little-endian aarch64
+ELF executable), then writes into DIST:
 - bootstrap.zip: BOOTSTRAP at the zip's root as `bootstrap`, executable, with fixed
   timestamps so the same binary always gives the same zip (and checksum);
 - bootstrap.zip.sha256: its SHA-256 in `sha256sum` form (`sha256sum -c` checks it in DIST);
@@ -19,6 +20,7 @@ helpers, which keep short-form intrinsics such as !Ref readable as their long fo
 """
 import hashlib
 import os
+import struct
 import sys
 import zipfile
 from pathlib import Path
@@ -32,6 +34,25 @@ REPOSITORY_METADATA = "AWS::ServerlessRepo::Application"
 REPOSITORY_FILES = ("LicenseUrl", "ReadmeUrl")
 # The earliest time a zip can hold: the archive does not change with the build's mtime.
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+# ELF header fields (the System V ABI): class 2 is 64-bit, data 1 little-endian, types 2
+# and 3 an executable or a position-independent one, machine 183 EM_AARCH64.
+ELF_MAGIC = b"\x7fELF"
+ELF_EXECUTABLE_TYPES = (2, 3)
+EM_AARCH64 = 183
+
+
+def arm64_executable_problem(header: bytes):
+    """Why `header` (a file's first bytes) is not an arm64 Linux executable, or None."""
+    if len(header) < 20 or header[:4] != ELF_MAGIC:
+        return "not an ELF file"
+    if (header[4], header[5]) != (2, 1):
+        return "not a 64-bit little-endian ELF"
+    kind, machine = struct.unpack_from("<HH", header, 16)
+    if kind not in ELF_EXECUTABLE_TYPES:
+        return f"ELF type {kind}, not an executable"
+    if machine != EM_AARCH64:
+        return f"built for ELF machine {machine}, not aarch64 ({EM_AARCH64}): build with --arm64"
+    return None
 
 
 def write_zip(bootstrap: Path, destination: Path) -> None:
@@ -82,6 +103,10 @@ def main(bootstrap: str, template: str, dist: str) -> None:
     bootstrap_path, template_path, dist_path = Path(bootstrap), Path(template), Path(dist)
     if not bootstrap_path.is_file():
         raise SystemExit(f"{bootstrap_path}: no such file (run `make build` first)")
+    with bootstrap_path.open("rb") as binary:
+        problem = arm64_executable_problem(binary.read(64))
+    if problem:
+        raise SystemExit(f"{bootstrap_path}: {problem}")
     dist_path.mkdir(parents=True, exist_ok=True)
     zip_path = dist_path / ZIP
     write_zip(bootstrap_path, zip_path)

@@ -8,6 +8,7 @@ import hashlib
 import importlib.util
 import re
 import stat
+import struct
 import sys
 import tempfile
 import tomllib
@@ -29,6 +30,12 @@ spec = importlib.util.spec_from_file_location("package", ROOT / "devtools" / "pa
 package = importlib.util.module_from_spec(spec)
 sys.modules["package"] = package
 spec.loader.exec_module(package)
+
+
+def elf_header(bits=2, endian=1, kind=3, machine=183):
+    """The first 64 bytes of an ELF file (a position-independent aarch64 executable)."""
+    ident = b"\x7fELF" + bytes([bits, endian, 1]) + bytes(9)
+    return ident + struct.pack("<HHI", kind, machine, 1) + bytes(64 - 24)
 
 
 def changelog_versions():
@@ -107,7 +114,7 @@ class Packaging(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory()
         cls.bootstrap = Path(cls.tmp.name) / "bootstrap"
-        cls.bootstrap.write_bytes(b"\x7fELF stand-in for the function")
+        cls.bootstrap.write_bytes(elf_header() + b"stand-in for the function")
         cls.bootstrap.chmod(0o644)  # the zip makes it executable whatever the build left
         cls.dist = Path(cls.tmp.name) / "dist"
         package.main(str(cls.bootstrap), str(ROOT / "template.yaml"), str(cls.dist))
@@ -165,6 +172,22 @@ class Packaging(unittest.TestCase):
         for key in ["LicenseUrl", "ReadmeUrl"]:
             self.assertEqual((self.dist / application[key]).resolve(), (ROOT / APPLICATION[key]).resolve(), key)
         self.assertEqual(self.publish["Resources"], self.packaged["Resources"])
+
+    def test_only_an_arm64_executable_is_packaged(self):
+        refused = {
+            "x86-64": (elf_header(machine=62), "ELF machine 62, not aarch64"),
+            "32-bit": (elf_header(bits=1), "not a 64-bit little-endian ELF"),
+            "a library object": (elf_header(kind=1), "ELF type 1, not an executable"),
+            "a script": (b"#!/bin/sh\necho hello\n", "not an ELF file"),
+        }
+        for name, (content, reason) in refused.items():
+            binary = Path(self.tmp.name) / name
+            binary.write_bytes(content)
+            with self.subTest(name), self.assertRaises(SystemExit) as refusal:
+                package.main(str(binary), str(ROOT / "template.yaml"), str(Path(self.tmp.name) / "refused"))
+            self.assertIn(reason, str(refusal.exception))
+            self.assertFalse((Path(self.tmp.name) / "refused" / "bootstrap.zip").exists(), name)
+        self.assertIsNone(package.arm64_executable_problem(elf_header(kind=2)))
 
     def test_a_missing_build_is_a_clear_error(self):
         with self.assertRaises(SystemExit) as refused:
