@@ -147,6 +147,28 @@ class FunctionProperties(unittest.TestCase):
             self.assertEqual(TEMPLATE["Parameters"][flag]["Default"], "false")
         self.assertIn("auto", TEMPLATE["Parameters"]["DistributionId"]["AllowedPattern"])
 
+    def test_every_parameter_is_in_one_console_group_and_has_a_label(self):
+        # A new parameter fails here until it is placed in a group of the console's form.
+        interface = TEMPLATE["Metadata"]["AWS::CloudFormation::Interface"]
+        parameters = set(TEMPLATE["Parameters"])
+        grouped = [name for group in interface["ParameterGroups"] for name in group["Parameters"]]
+        for group in interface["ParameterGroups"]:
+            self.assertEqual(list(group["Label"]), ["default"], group)
+            self.assertTrue(group["Label"]["default"].strip(), group)
+        self.assertEqual(sorted(grouped), sorted(set(grouped)), "a parameter in two groups")
+        self.assertEqual(set(grouped), parameters, "put each parameter in one of Metadata's AWS::CloudFormation::Interface ParameterGroups")
+        labels = interface["ParameterLabels"]
+        self.assertEqual(set(labels), parameters, "give each parameter a ParameterLabels entry in Metadata's AWS::CloudFormation::Interface")
+        for name, label in labels.items():
+            self.assertEqual(list(label), ["default"], name)
+            self.assertTrue(label["default"].strip(), name)
+
+    def test_metrics_can_be_turned_off_and_are_on_by_default(self):
+        parameter = TEMPLATE["Parameters"]["Metrics"]
+        self.assertEqual((parameter["Default"], parameter["AllowedValues"]), ("true", ["true", "false"]))
+        variables = TEMPLATE["Resources"]["InvalidatorFunction"]["Properties"]["Environment"]["Variables"]
+        self.assertEqual(variables["METRICS"], {"Ref": "Metrics"})
+
     def test_alarms_and_log_retention(self):
         res = TEMPLATE["Resources"]
         self.assertEqual(res["FailuresWaiting"]["Properties"]["Dimensions"][0]["Value"], {"Fn::GetAtt": ["FailureQueue", "QueueName"]})
