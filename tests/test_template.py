@@ -2,7 +2,8 @@
 
 Linters accept a misspelt runtime or a role that can do too much; these tests read the
 template, expand it with the SAM translator (as `sam deploy` would), and assert the
-properties the function relies on, including least privilege for every mode.
+properties the function relies on. What the function's role may do in each combination of
+settings, and whether the binary accepts what the template gives it, is tests/test_contract.py.
 
 Run with the SAM venv's Python: .venv-sam/bin/python -m unittest tests/test_template.py
 """
@@ -17,13 +18,12 @@ from pathlib import Path
 from cfnlint.decode import decode_str
 from samtranslator.translator.transform import transform
 
+from tests import test_contract as contract
+
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = json.loads(json.dumps(decode_str((ROOT / "template.yaml").read_text())[0]))
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
-DISTRIBUTION_ARN = {"Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${DistributionId}"}
-TENANT_ARN = {"Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution-tenant/${DistributionTenantId}"}
-EVERY_DISTRIBUTION_ARN = {"Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/*"}
 BASIC_LOGGING = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 
 
@@ -39,47 +39,19 @@ def expanded():
     return transform(template, {}, ManagedPolicies())
 
 
-# Where the distribution is and how it is reached: the template's optional parameters.
-DISTRIBUTIONS = ["one", "tenant", "discover", "role", "role+tenant", "role+discover"]
+# The distribution settings by the names these tests use, and those of the contract test.
+DISTRIBUTIONS = {"one": "own", "tenant": "tenant", "discover": "auto", "role": "role",
+                 "role+tenant": "role+tenant", "role+discover": "role+auto"}
 
 # CompletionEvents: off, a bus name, or a bus ARN.
 COMPLETION_EVENTS = ["off", "site-events", "arn:aws:events:eu-west-1:123456789012:event-bus/site-events"]
 
-# Each feature's settings with the other's default: every distribution setting without
-# completion events, every completion setting with one distribution of the account.
-SETTINGS = [(d, "off") for d in DISTRIBUTIONS] + [("one", bus) for bus in COMPLETION_EVENTS[1:]]
-
 
 def conditions(mode, existing_bucket, distribution="one", completion_events="off"):
-    queued = mode == "Queued"
-    role = distribution.startswith("role")
-    tenant = distribution.endswith("tenant")
-    discover = distribution.endswith("discover")
-    on = completion_events != "off"
-    return {
-        "CreateBucket": not existing_bucket,
-        "UseExistingBucket": existing_bucket,
-        "Queued": queued,
-        "Direct": not queued,
-        "QueuedNewBucket": queued and not existing_bucket,
-        "DirectNewBucket": not queued and not existing_bucket,
-        "DirectExistingBucket": not queued and existing_bucket,
-        "HasIndexDocument": True,
-        "HasKeyPrefix": False,
-        "HasAlarmTopic": False,
-        "HasSkipKeys": False,
-        "HasTenant": tenant,
-        "HasExternalId": role,
-        "Discover": discover,
-        "HasRole": role,
-        "OwnAccount": not role,
-        "InvalidateOwnDistribution": not role and not discover and not tenant,
-        "InvalidateOwnTenant": not role and tenant,
-        "DiscoverInOwnAccount": not role and discover,
-        "CompletionEventsOn": on,
-        "CompletionBusIsArn": completion_events.split(":")[0] == "arn",
-        "HasWorkQueue": queued or on,
-    }
+    """The template's Conditions, evaluated for one combination of parameter values."""
+    values = contract.parameters(mode, DISTRIBUTIONS[distribution], completion_events,
+                                 "existing" if existing_bucket else "new")
+    return contract.Resolver(TEMPLATE, values).conditions
 
 
 def resolve(value, truth):
@@ -122,7 +94,7 @@ class FunctionProperties(unittest.TestCase):
         self.assertEqual(props["Environment"]["Variables"]["DISTRIBUTION_ID"], {"Ref": "DistributionId"})
 
     def test_parameters_a_user_needs(self):
-        for name in ["DistributionId", "BucketName", "KeyPrefix", "PathPrefix", "IndexDocument", "LogLevel",
+        for name in ["DistributionId", "BucketName", "NewBucket", "KeyPrefix", "PathPrefix", "IndexDocument", "LogLevel",
                      "Mode", "BatchSize", "BatchingWindowSeconds", "MaximumConcurrency", "AlarmTopicArn",
                      "LogRetentionDays", "DistributionTenantId", "DistributionRoleArn", "DistributionExternalId",
                      "SkipKeys", "CleanUrls", "QueryStrings", "CompletionEvents"]:
@@ -175,6 +147,28 @@ class FunctionProperties(unittest.TestCase):
             self.assertEqual(TEMPLATE["Parameters"][flag]["Default"], "false")
         self.assertIn("auto", TEMPLATE["Parameters"]["DistributionId"]["AllowedPattern"])
 
+    def test_every_parameter_is_in_one_console_group_and_has_a_label(self):
+        # A new parameter fails here until it is placed in a group of the console's form.
+        interface = TEMPLATE["Metadata"]["AWS::CloudFormation::Interface"]
+        parameters = set(TEMPLATE["Parameters"])
+        grouped = [name for group in interface["ParameterGroups"] for name in group["Parameters"]]
+        for group in interface["ParameterGroups"]:
+            self.assertEqual(list(group["Label"]), ["default"], group)
+            self.assertTrue(group["Label"]["default"].strip(), group)
+        self.assertEqual(sorted(grouped), sorted(set(grouped)), "a parameter in two groups")
+        self.assertEqual(set(grouped), parameters, "put each parameter in one of Metadata's AWS::CloudFormation::Interface ParameterGroups")
+        labels = interface["ParameterLabels"]
+        self.assertEqual(set(labels), parameters, "give each parameter a ParameterLabels entry in Metadata's AWS::CloudFormation::Interface")
+        for name, label in labels.items():
+            self.assertEqual(list(label), ["default"], name)
+            self.assertTrue(label["default"].strip(), name)
+
+    def test_metrics_can_be_turned_off_and_are_on_by_default(self):
+        parameter = TEMPLATE["Parameters"]["Metrics"]
+        self.assertEqual((parameter["Default"], parameter["AllowedValues"]), ("true", ["true", "false"]))
+        variables = TEMPLATE["Resources"]["InvalidatorFunction"]["Properties"]["Environment"]["Variables"]
+        self.assertEqual(variables["METRICS"], {"Ref": "Metrics"})
+
     def test_alarms_and_log_retention(self):
         res = TEMPLATE["Resources"]
         self.assertEqual(res["FailuresWaiting"]["Properties"]["Dimensions"][0]["Value"], {"Fn::GetAtt": ["FailureQueue", "QueueName"]})
@@ -185,28 +179,7 @@ class FunctionProperties(unittest.TestCase):
 CLOUDFRONT_WILDCARDS_IN_PROGRESS = 15
 
 
-def evaluate_rule(value, parameters):
-    """Evaluates a Rules condition or assertion as CloudFormation does: Ref gives the
-    parameter's value as a string, and the rule functions compare strings."""
-    if isinstance(value, dict):
-        (function, args), = value.items()
-        if function == "Ref":
-            return str(parameters[args])
-        args = [evaluate_rule(arg, parameters) for arg in args]
-        if function == "Fn::Equals":
-            return args[0] == args[1]
-        if function == "Fn::Not":
-            return not args[0]
-        if function == "Fn::And":
-            return all(args)
-        if function == "Fn::Or":
-            return any(args)
-        if function == "Fn::Contains":
-            return args[1] in args[0]
-        raise AssertionError(f"rule function this test does not know: {function}")
-    if isinstance(value, list):
-        return [evaluate_rule(v, parameters) for v in value]
-    return str(value)
+evaluate_rule = contract.evaluate_rule
 
 
 def rule_refs(value):
@@ -286,27 +259,22 @@ class BulkDeploys(unittest.TestCase):
 
 class DistributionRules(unittest.TestCase):
     """The template refuses, before creating anything, what the function would refuse at
-    start-up: auto without an existing bucket, or with a key prefix or a tenant; an external
-    id without a role."""
+    start-up: auto on a new bucket, or with a key prefix or a tenant; an external id without
+    a role."""
 
     def accepted(self, **overrides):
-        defaults = {name: p.get("Default") for name, p in TEMPLATE["Parameters"].items()}
-        parameters = {**defaults, "DistributionId": "E2QWRUHAPOMQZL", **overrides}
         for rule in TEMPLATE["Rules"].values():
             self.assertLessEqual(set(rule_refs(rule)), set(TEMPLATE["Parameters"]))
-            if evaluate_rule(rule.get("RuleCondition", True), parameters) and not all(
-                evaluate_rule(a["Assert"], parameters) for a in rule["Assertions"]
-            ):
-                return False
-        return True
+        return not contract.refusals(contract.parameters(**overrides))
 
     def test_only_consistent_distribution_settings_deploy(self):
         self.assertTrue(self.accepted())
-        self.assertTrue(self.accepted(DistributionId="auto", BucketName="site-bucket"))
-        self.assertFalse(self.accepted(DistributionId="auto"))
-        self.assertFalse(self.accepted(DistributionId="auto", BucketName="site-bucket", KeyPrefix="site/"))
-        self.assertFalse(self.accepted(DistributionId="auto", BucketName="site-bucket", DistributionTenantId="dt_1"))
+        self.assertTrue(self.accepted(DistributionId="auto"))
+        self.assertFalse(self.accepted(DistributionId="auto", NewBucket="true"))
+        self.assertFalse(self.accepted(DistributionId="auto", KeyPrefix="site/"))
+        self.assertFalse(self.accepted(DistributionId="auto", DistributionTenantId="dt_1"))
         self.assertTrue(self.accepted(DistributionTenantId="dt_1"))
+        self.assertTrue(self.accepted(NewBucket="true"))
         role = "arn:aws:iam::111122223333:role/site-invalidator"
         self.assertTrue(self.accepted(DistributionRoleArn=role, DistributionExternalId="site-4f1c"))
         self.assertFalse(self.accepted(DistributionExternalId="site-4f1c"))
@@ -372,75 +340,14 @@ class CheckovSkips(unittest.TestCase):
         self.assertGreater(skipped, 0)
 
 
-BUS_ARN = {
-    "site-events": {"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${CompletionEvents}"},
-    COMPLETION_EVENTS[2]: {"Ref": "CompletionEvents"},
-}
-
-
 class LeastPrivilege(unittest.TestCase):
-    """The role may invalidate the one distribution (or tenant), or assume the one role of
-    another account that may, or, with DistributionId auto, list distributions and invalidate
-    those of its account; read its own queue and defer work to it in Queued mode, send to its
-    failure queue, and write logs; with completion events, also read that distribution's
-    invalidations, publish to that one bus, and (Direct mode) read and write its watch queue;
-    nothing else, in every mode."""
-
-    def allowed(self, queued, distribution, bus):
-        allowed = {("sqs:SendMessage", json.dumps({"Fn::GetAtt": ["FailureQueue", "Arn"]}))}
-        if distribution == "one":
-            allowed.add(("cloudfront:CreateInvalidation", json.dumps(DISTRIBUTION_ARN)))
-        elif distribution == "tenant":
-            allowed.add(("cloudfront:CreateInvalidationForDistributionTenant", json.dumps(TENANT_ARN)))
-        elif distribution == "discover":
-            allowed.add(("cloudfront:ListDistributions", json.dumps("*")))
-            allowed.add(("cloudfront:CreateInvalidation", json.dumps(EVERY_DISTRIBUTION_ARN)))
-        else:
-            # Another account's distribution: its role holds the CloudFront rights.
-            allowed.add(("sts:AssumeRole", json.dumps({"Ref": "DistributionRoleArn"})))
-        read_actions = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
-        if queued:
-            # The buffer queue is only read: the function writes its work elsewhere.
-            for action in read_actions:
-                allowed.add((action, json.dumps({"Fn::GetAtt": ["BufferQueue", "Arn"]})))
-        if queued or bus != "off":
-            for action in read_actions + ["sqs:SendMessage"]:
-                allowed.add((action, json.dumps({"Fn::GetAtt": ["WorkQueue", "Arn"]})))
-        if bus != "off":
-            allowed.add(("cloudfront:GetInvalidation", json.dumps(DISTRIBUTION_ARN)))
-            allowed.add(("events:PutEvents", json.dumps(BUS_ARN[bus])))
-        return allowed
-
-    def test_role_grants_nothing_beyond_what_the_function_needs(self):
-        template = expanded()
-        for mode, existing, (distribution, bus) in itertools.product(["Queued", "Direct"], [False, True], SETTINGS):
-            case = (mode, existing, distribution, bus)
-            truth = conditions(mode, existing, distribution, bus)
-            res = resources(template, truth)
-            roles = {name: r for name, r in res.items() if r["Type"] == "AWS::IAM::Role"}
-            self.assertEqual(list(roles), ["InvalidatorFunctionRole"], case)
-            role = roles["InvalidatorFunctionRole"]["Properties"]
-            self.assertEqual(role.get("ManagedPolicyArns"), [BASIC_LOGGING])
-            granted = set()
-            for policy in role["Policies"]:
-                for statement in policy["PolicyDocument"]["Statement"]:
-                    self.assertEqual(statement["Effect"], "Allow")
-                    self.assertNotIn("NotAction", statement)
-                    self.assertNotIn("NotResource", statement)
-                    for action, resource in itertools.product(as_list(statement["Action"]), as_list(statement["Resource"])):
-                        self.assertNotIn("*", action, case)
-                        if resource == "*":
-                            # Only for what IAM cannot limit to a resource, and only when opted into.
-                            self.assertEqual((action, distribution), ("cloudfront:ListDistributions", "discover"), case)
-                        granted.add((action, json.dumps(resource)))
-            self.assertEqual(granted, self.allowed(mode == "Queued", distribution, bus), case)
-            assume = role["AssumeRolePolicyDocument"]["Statement"]
-            self.assertEqual([s["Principal"] for s in assume], [{"Service": ["lambda.amazonaws.com"]}])
+    """Who may invoke the function or write to its queues. What the function's own role may
+    do, in every combination of settings, is the contract test's (tests/test_contract.py)."""
 
     def test_only_the_stacks_own_bucket_or_rule_may_invoke_or_enqueue(self):
         template = expanded()
         bucket_arn = json.dumps(TEMPLATE["Resources"]["BucketInvokesFunction"]["Properties"]["SourceArn"])
-        self.assertIn("arn:${AWS::Partition}:s3:::s3cfi-", bucket_arn)
+        self.assertEqual(json.loads(bucket_arn), {"Fn::Sub": "arn:${AWS::Partition}:s3:::${BucketName}"})
         rule_arn = {"Fn::GetAtt": ["ExistingBucketChanges", "Arn"]}
         for mode, existing, bus in itertools.product(["Queued", "Direct"], [False, True], COMPLETION_EVENTS):
             case = (mode, existing, bus)
@@ -471,12 +378,9 @@ class LeastPrivilege(unittest.TestCase):
         for mode, existing in itertools.product(["Queued", "Direct"], [False, True]):
             res = resources(TEMPLATE, conditions(mode, existing))
             variables = res["InvalidatorFunction"]["Properties"]["Environment"]["Variables"]
-            if existing:
-                self.assertEqual(variables["SOURCE_BUCKET"], {"Ref": "BucketName"})
-            else:
-                # The name the new bucket is given, built the same way (no circular reference).
-                self.assertEqual(variables["SOURCE_BUCKET"], res["SiteBucket"]["Properties"]["BucketName"], mode)
-                self.assertNotIn("SiteBucket", json.dumps(variables))
+            self.assertEqual(variables["SOURCE_BUCKET"], {"Ref": "BucketName"}, (mode, existing))
+            if not existing:
+                self.assertEqual(res["SiteBucket"]["Properties"]["BucketName"], {"Ref": "BucketName"})
 
 
 class CostGuard(unittest.TestCase):
