@@ -2,7 +2,7 @@
 //! wait (deferred paths, completion checks), make the completion checks asked for, and answer
 //! in the shape the event source expects.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -706,7 +706,8 @@ async fn enqueue(
 /// whose changes share a path of a deferred request (a wildcard, an index page), joined
 /// across requests. Outside an SQS batch the whole event is one message.
 struct Clusters {
-    /// For each message, a message of its cluster, towards the one that names it.
+    /// For each message, an earlier message of its cluster (while built), then the
+    /// cluster's first.
     parent: Vec<usize>,
 }
 
@@ -734,21 +735,32 @@ impl Clusters {
                 let first = message(changes, covers[0]);
                 for &change in &covers[1..] {
                     let (a, b) = (
-                        clusters.root(first),
-                        clusters.root(message(changes, change)),
+                        clusters.find(first),
+                        clusters.find(message(changes, change)),
                     );
                     clusters.parent[a.max(b)] = a.min(b);
                 }
             }
         }
+        // Every message pointing at its cluster's first: a parent is always an earlier
+        // message, so in order each one's parent already does.
+        for message in 0..clusters.parent.len() {
+            clusters.parent[message] = clusters.parent[clusters.parent[message]];
+        }
         clusters
     }
 
-    fn root(&self, mut message: usize) -> usize {
+    /// The cluster's first message, halving the path on the way.
+    fn find(&mut self, mut message: usize) -> usize {
         while self.parent[message] != message {
+            self.parent[message] = self.parent[self.parent[message]];
             message = self.parent[message];
         }
         message
+    }
+
+    fn root(&self, message: usize) -> usize {
+        self.parent[message]
     }
 
     /// The cluster of a path covering `covers` (all in one cluster).
@@ -759,17 +771,16 @@ impl Clusters {
     /// The paths of `invalidation` in chunks whose message stays within
     /// [`MAX_DEFERRED_BYTES`], each cluster whole in one chunk unless it alone is larger.
     fn chunks(&self, invalidation: &Invalidation, changes: &[event::Change]) -> Vec<Chunk> {
+        // Clusters in the order of their first path, each with its paths.
         let mut by_cluster: Vec<(usize, Vec<usize>)> = Vec::new();
+        let mut position: HashMap<usize, usize> = HashMap::new();
         for (path, covers) in invalidation.covers.iter().enumerate() {
             let cluster = self.of_path(covers, changes);
-            match by_cluster
-                .iter_mut()
-                .rev()
-                .find(|(known, _)| *known == cluster)
-            {
-                Some((_, paths)) => paths.push(path),
-                None => by_cluster.push((cluster, vec![path])),
-            }
+            let at = *position.entry(cluster).or_insert_with(|| {
+                by_cluster.push((cluster, Vec::new()));
+                by_cluster.len() - 1
+            });
+            by_cluster[at].1.push(path);
         }
         // A path's JSON: quotes, a comma, and escapes at worst doubling it.
         let bytes = |path: usize| 2 * invalidation.paths[path].len() + 3;
