@@ -430,15 +430,16 @@ async fn a_deferral_whose_second_write_fails_bills_no_path_twice() {
         queue,
         site_vars(&stand_in, &[("COLLAPSE", "never")]),
     );
-    // Paths long enough that the deferral takes two messages.
+    // Paths long enough that the deferral takes two messages; the first message also holds
+    // the path sorted last, so its paths would straddle the two if cut in path order.
     let messages: Vec<Value> = (0..1200)
         .map(|i| {
             let key = format!("articles/{i:04}-{}.html", "a-rather-long-title".repeat(5));
-            from_queue(
-                &format!("m{i}"),
-                &json!({"Records": [s3_record(i, &key)]}),
-                BUFFER_ARN,
-            )
+            let mut records = vec![s3_record(i, &key)];
+            if i == 0 {
+                records.push(s3_record(5000, "zzz/last.html"));
+            }
+            from_queue(&format!("m{i}"), &json!({ "Records": records }), BUFFER_ARN)
         })
         .collect();
     fake.inject([Fault::error(400, "TooManyInvalidationsInProgress")]);
@@ -457,7 +458,11 @@ async fn a_deferral_whose_second_write_fails_bills_no_path_twice() {
         .as_array()
         .unwrap()
         .len();
-    assert_eq!(failed.len() + written_paths, 1200, "each message one way");
+    assert_eq!(failed.len() + written_paths, 1201, "each message one way");
+    assert!(
+        !failed.contains(&"m0".to_string()),
+        "written whole, with both its paths"
+    );
     // The deferred message comes back on its own; the failed ones one per batch.
     handler
         .handle_json(&sqs_event(&written), within(10))
@@ -471,7 +476,7 @@ async fn a_deferral_whose_second_write_fails_bills_no_path_twice() {
             .unwrap();
     }
     let billed = billed_per_path(&fake);
-    assert_eq!(billed.len(), 1200);
+    assert_eq!(billed.len(), 1201);
     let twice: Vec<_> = billed.iter().filter(|(_, times)| **times > 1).collect();
     assert!(twice.is_empty(), "billed twice: {}", twice.len());
 }
