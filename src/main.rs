@@ -51,7 +51,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         return Ok(());
     }
 
-    lambda_runtime::tracing::init_default_subscriber();
+    s3_cloudfront_invalidator::report::init_logging();
     let fail = |error: &dyn std::fmt::Display| -> ! {
         eprintln!("{error}");
         std::process::exit(2);

@@ -28,7 +28,10 @@ pub(super) fn hold_back(
     policy: &CollapsePolicy,
     changes: &[Change],
 ) -> (Coverage, Coverage) {
-    let wildcards = collapsed.iter().filter(|(path, _)| is_wildcard(path)).count();
+    let wildcards = collapsed
+        .iter()
+        .filter(|(path, _)| is_wildcard(path))
+        .count();
     if !policy.collapse || wildcards < policy.wildcard_budget {
         return (collapsed, Coverage::new());
     }
@@ -91,6 +94,7 @@ mod tests {
             record: "Records[0]".into(),
             message_index: Some(0),
             second_reading: false,
+            source: Default::default(),
             routed: deferrals.map(|deferrals| {
                 Box::new(Routed {
                     distribution_id: "E1".into(),
@@ -134,7 +138,14 @@ mod tests {
         assert!(held.iter().all(|(path, _)| path.starts_with("/c/")));
         assert_eq!(
             paths(&send),
-            ["/a/*", "/b/*", "/d/x/0.html", "/d/x/1.html", "/d/x/2.html", "/index.html"]
+            [
+                "/a/*",
+                "/b/*",
+                "/d/x/0.html",
+                "/d/x/1.html",
+                "/d/x/2.html",
+                "/index.html"
+            ]
         );
     }
 

@@ -35,7 +35,9 @@ use s3_cloudfront_invalidator::path::{cloudfront_path, spellings};
 use s3_cloudfront_invalidator::plan::{Destination, Invalidation};
 use s3_cloudfront_invalidator::publish::{CompletionEvent, Kind, PublishError, Publisher};
 use s3_cloudfront_invalidator::queue::{QueueError, WorkQueue};
-use s3_cloudfront_invalidator::send::{Backoff, Invalidator, Progress, Receipt, SendError};
+use s3_cloudfront_invalidator::send::{
+    Backoff, Described, Facts, Invalidator, Progress, Receipt, SendError,
+};
 use serde::Serialize;
 use tokio::time::Instant;
 
@@ -55,9 +57,13 @@ const NOTIFICATION_DELAY: Duration = Duration::from_secs(1);
 /// How often Lambda's pollers look at a queue; how often the timeline is sampled.
 const POLL: Duration = Duration::from_millis(250);
 const SAMPLE: Duration = Duration::from_secs(10);
-/// The template's watch queue mapping: checks are due when their delay ends.
-const WATCH_BATCH: usize = 10;
-const WATCH_CONCURRENCY: usize = 2;
+/// The template's work queue and its mapping (deferred paths and completion checks, in
+/// both modes): no batching window, work is due when its delay ends.
+const WORK_QUEUE_URL: &str = "https://sqs.us-east-1.amazonaws.com/123456789012/work";
+const WORK_QUEUE_ARN: &str = "arn:aws:sqs:us-east-1:123456789012:work";
+const BUFFER_QUEUE_ARN: &str = "arn:aws:sqs:us-east-1:123456789012:buffer";
+const WORK_BATCH: usize = 10;
+const WORK_CONCURRENCY: usize = 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 enum Mode {
@@ -136,9 +142,8 @@ struct Scenario {
     upload: Duration,
     keys: Keys,
     pace: Pace,
-    /// Lambda's SQS event source (buffer queue in Queued mode, deferral queue in Direct mode):
-    /// batch size, window and concurrency cap, and the wildcard budget the template derives
-    /// from the cap.
+    /// Lambda's SQS event source of the buffer queue (Queued mode): batch size, window and
+    /// concurrency cap, and the wildcard budget the template derives from the cap.
     batch_size: usize,
     window: Duration,
     concurrency: usize,
@@ -307,6 +312,7 @@ impl Queue {
 /// One invalidation CloudFront made.
 #[derive(Debug, Clone)]
 struct Made {
+    reference: String,
     created: Instant,
     takes_effect: Instant,
     completes: Instant,
@@ -384,6 +390,7 @@ impl CloudFrontModel {
         self.references
             .insert(reference.to_owned(), self.made.len());
         self.made.push(Made {
+            reference: reference.to_owned(),
             created: now,
             takes_effect: now + effect,
             completes: now + completion,
@@ -412,18 +419,36 @@ struct SimCloudFront(Arc<Mutex<CloudFrontModel>>);
 impl Invalidator for SimCloudFront {
     async fn get_invalidation(
         &self,
-        _destination: Destination<'_>,
+        destination: Destination<'_>,
         invalidation_id: &str,
     ) -> Result<Progress, SendError> {
+        Ok(self
+            .describe_invalidation(destination, invalidation_id)
+            .await?
+            .progress)
+    }
+
+    async fn describe_invalidation(
+        &self,
+        _destination: Destination<'_>,
+        invalidation_id: &str,
+    ) -> Result<Described, SendError> {
         tokio::time::sleep(CALL_LATENCY).await;
         let now = Instant::now();
         let mut model = self.0.lock().unwrap();
         let made = &mut model.made[CloudFrontModel::index(invalidation_id)];
         made.checks += 1;
-        Ok(if now >= made.completes {
-            Progress::Completed
-        } else {
-            Progress::InProgress
+        Ok(Described {
+            progress: if now >= made.completes {
+                Progress::Completed
+            } else {
+                Progress::InProgress
+            },
+            facts: Some(Facts {
+                created_at: None,
+                caller_reference: made.reference.clone(),
+                paths: made.paths.len(),
+            }),
         })
     }
 
@@ -526,6 +551,7 @@ type SimHandler = Handler<SimCloudFront, SimQueue, SimBus>;
 
 /// A queue that invokes the function, as an SQS event source mapping.
 struct Mapping {
+    arn: &'static str,
     queue: Arc<Mutex<Queue>>,
     batch_size: usize,
     window: Duration,
@@ -571,7 +597,8 @@ impl Sim {
     }
 
     /// The Lambda event for a batch of messages, as the SQS poller builds it.
-    fn sqs_event(&self, queue: &Queue, batch: &[u64]) -> Vec<u8> {
+    fn sqs_event(&self, mapping: &Mapping, batch: &[u64]) -> Vec<u8> {
+        let queue = mapping.queue.lock().unwrap();
         let mut event = String::with_capacity(batch.len() * 1400);
         event.push_str(r#"{"Records":["#);
         for (n, id) in batch.iter().enumerate() {
@@ -588,8 +615,9 @@ impl Sim {
             }
             let _ = write!(
                 event,
-                r#"{{"messageId":"m{id}","receiptHandle":"h{id}","body":{},"attributes":{{}},"messageAttributes":{{}},"md5OfBody":"","eventSource":"aws:sqs","eventSourceARN":"arn:aws:sqs:us-east-1:123456789012:buffer","awsRegion":"us-east-1"}}"#,
-                json_string(&body)
+                r#"{{"messageId":"m{id}","receiptHandle":"h{id}","body":{},"attributes":{{}},"messageAttributes":{{}},"md5OfBody":"","eventSource":"aws:sqs","eventSourceARN":"{}","awsRegion":"us-east-1"}}"#,
+                json_string(&body),
+                mapping.arn
             );
         }
         event.push_str("]}");
@@ -597,9 +625,8 @@ impl Sim {
     }
 }
 
-/// The function's environment as the template sets it for the scenario: Queued mode defers
-/// to and watches through its buffer queue, Direct mode defers to a queue of its own and
-/// watches through its watch queue.
+/// The function's environment as the template sets it for the scenario: both modes defer to
+/// and watch through the work queue.
 fn config(scenario: &Scenario) -> Config {
     let budget = scenario.wildcard_budget.to_string();
     let mut vars = vec![
@@ -608,8 +635,9 @@ fn config(scenario: &Scenario) -> Config {
         ("INDEX_DOCUMENT", "index.html"),
         ("METRICS", "false"),
         ("COMPLETION_EVENTS", "default"),
-        ("DEFER_QUEUE_URL", "https://sqs.simulated/123456789012/defer"),
-        ("WATCH_QUEUE_URL", "https://sqs.simulated/123456789012/watch"),
+        ("DEFER_QUEUE_URL", WORK_QUEUE_URL),
+        ("WATCH_QUEUE_URL", WORK_QUEUE_URL),
+        ("WORK_QUEUE_ARN", WORK_QUEUE_ARN),
     ];
     if scenario.mode == Mode::Queued {
         vars.push(("WILDCARD_BUDGET", budget.as_str()));
@@ -698,7 +726,7 @@ async fn event_source(sim: Rc<Sim>, mapping: Rc<Mapping>, handler: Rc<SimHandler
 }
 
 async fn invoke(sim: Rc<Sim>, mapping: Rc<Mapping>, handler: Rc<SimHandler>, batch: Vec<u64>) {
-    let event = sim.sqs_event(&mapping.queue.lock().unwrap(), &batch);
+    let event = sim.sqs_event(&mapping, &batch);
     sim.invocations.fetch_add(1, Ordering::SeqCst);
     let deadline = Instant::now() + FUNCTION_TIMEOUT - Duration::from_millis(500);
     let failed: Vec<String> = match handler.handle(&event, deadline).await {
@@ -765,8 +793,7 @@ async fn sampler(sim: Rc<Sim>, timeline: Rc<Mutex<Vec<Sample>>>) {
             }
             Mode::Direct => 0,
         };
-        let depth =
-            sim.mappings[0]
+        let depth = sim.mappings[0]
             .queue
             .lock()
             .unwrap()
@@ -845,8 +872,9 @@ async fn simulate(scenario: Scenario) -> Run {
     let keys: Vec<String> = (0..scenario.objects)
         .map(|i| scenario.keys.key(i, scenario.objects))
         .collect();
-    let mapping = |batch_size, window, concurrency| {
+    let mapping = |arn, batch_size, window, concurrency| {
         Rc::new(Mapping {
+            arn,
             queue: Arc::default(),
             batch_size,
             window,
@@ -854,13 +882,13 @@ async fn simulate(scenario: Scenario) -> Run {
             running: AtomicUsize::new(0),
         })
     };
-    // The first queue takes deferred work (and in Queued mode the notifications); the
-    // second, completion checks.
-    let work = mapping(scenario.batch_size, scenario.window, scenario.concurrency);
-    let watch = match scenario.mode {
-        Mode::Queued => work.clone(),
-        Mode::Direct => mapping(WATCH_BATCH, Duration::ZERO, WATCH_CONCURRENCY),
-    };
+    let work = mapping(WORK_QUEUE_ARN, WORK_BATCH, Duration::ZERO, WORK_CONCURRENCY);
+    let buffer = mapping(
+        BUFFER_QUEUE_ARN,
+        scenario.batch_size,
+        scenario.window,
+        scenario.concurrency,
+    );
     let cloudfront = Arc::new(Mutex::new(CloudFrontModel {
         pace: scenario.pace,
         rng: fastrand::Rng::with_seed(11),
@@ -879,14 +907,15 @@ async fn simulate(scenario: Scenario) -> Run {
         metrics: None,
         queue: Some(SimQueue(work.queue.clone())),
         watching: Some(Watching {
-            queue: SimQueue(watch.queue.clone()),
+            queue: SimQueue(work.queue.clone()),
             publisher: SimBus(cloudfront.clone()),
         }),
     });
-    let mut mappings = vec![work.clone()];
-    if !Rc::ptr_eq(&work, &watch) {
-        mappings.push(watch.clone());
-    }
+    // The first is the queue the timeline samples.
+    let mappings = match scenario.mode {
+        Mode::Queued => vec![buffer.clone(), work.clone()],
+        Mode::Direct => vec![work.clone()],
+    };
     let sim = Rc::new(Sim {
         start,
         keys,
@@ -906,7 +935,7 @@ async fn simulate(scenario: Scenario) -> Run {
         timeline.clone(),
     ))];
     if scenario.mode == Mode::Queued {
-        let mut queue = work.queue.lock().unwrap();
+        let mut queue = buffer.queue.lock().unwrap();
         for i in 0..scenario.objects {
             queue.push(Body::Upload(i), sim.uploaded_at(i) + NOTIFICATION_DELAY);
         }
