@@ -26,8 +26,8 @@ demo: $(FUNCTION)
 
 test: $(VENV)/.installed $(SAM_VENV)/.installed
 	REQUIRE_MOTO=1 cargo test --workspace
-	# The deployment contract runs the debug binary with the template's environment.
-	cargo build --quiet --bin s3-cloudfront-invalidator
+	# The deployment contract runs the debug binary that cargo test built just above (a
+	# separate `cargo build` resolves features without the dev-dependencies, rebuilding the SDK).
 	$(SAM_VENV)/bin/python -m unittest tests/test_template.py tests/test_contract.py tests/test_release.py
 	$(SAM_VENV)/bin/cfn-lint template.yaml
 	$(SAM) validate --lint

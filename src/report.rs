@@ -21,6 +21,7 @@ use subscriber::registry::LookupSpan;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 
+use crate::event::Reason;
 use crate::outcome::{Checked, Outcome, Verdict};
 use crate::publish::Kind;
 use crate::send::SendError;
@@ -43,6 +44,10 @@ pub struct Counts {
     pub deferred_paths: usize,
     /// Invalidations still in progress at the overdue bound: announced, no longer watched.
     pub invalidations_overdue: usize,
+    /// Work messages refused because they did not come from the function's work queue.
+    pub refused_work: usize,
+    /// Invalidations made whose completion check could not be queued.
+    pub invalidations_unwatched: usize,
 }
 
 fn is_throttle(error: &SendError) -> bool {
@@ -64,7 +69,12 @@ pub fn counts(outcome: &Outcome) -> Counts {
     let failed_sends: usize = outcome
         .errors()
         .map(|(invalidation, _)| invalidation)
-        .chain(outcome.unwatched().map(|(invalidation, _)| invalidation))
+        .chain(
+            outcome
+                .unwatched()
+                .filter(|_| outcome.sqs_message_ids.is_none())
+                .map(|(invalidation, _)| invalidation),
+        )
         .map(|invalidation| invalidation.changes().len())
         .sum();
     let failed_checks: usize = outcome
@@ -95,6 +105,13 @@ pub fn counts(outcome: &Outcome) -> Counts {
             .announced()
             .filter(|event| event.kind == Kind::Overdue)
             .count(),
+        refused_work: outcome
+            .plan
+            .rejected
+            .iter()
+            .filter(|r| matches!(r.reason, Reason::UntrustedWork { .. }))
+            .count(),
+        invalidations_unwatched: outcome.unwatched().count(),
     }
 }
 

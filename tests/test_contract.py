@@ -294,6 +294,11 @@ class Deployment(Resolver):
             if self.conditions.get(output.get("Condition"), True)
         }
 
+    def queue_names_in(self, granted):
+        """The logical names of the stack's queues that `granted` names."""
+        arns = {self.get_att(name, "Arn"): name for name, r in self.resources.items() if r["Type"] == "AWS::SQS::Queue"}
+        return {arns[resource] for _, resource in granted if resource in arns}
+
     def function(self):
         return self.resources["InvalidatorFunction"]["Properties"]
 
@@ -529,6 +534,7 @@ class Contract(unittest.TestCase):
 
     def test_every_combination_deploys_a_function_that_plans_and_may_make_exactly_its_calls(self):
         partner_policies = partner_policy_in_docs()
+        queues_granted = set()
         checked = 0
         for mode, distribution, completion, bucket in every_combination():
             case = f"Mode={mode} distribution={distribution} CompletionEvents={completion} bucket={bucket}"
@@ -569,6 +575,7 @@ class Contract(unittest.TestCase):
                         self.assertTrue(distribution.endswith("auto") and resource == distribution_arn(ACCOUNT, "*"),
                                         f"{case}: {action} on {resource}")
 
+                queues_granted.update(deployment.queue_names_in(granted))
                 if values.get("DistributionRoleArn"):
                     partner_calls = cloudfront_calls(invalidations, completion != "off", distribution.endswith("auto"), PARTNER_ACCOUNT)
                     documented = set().union(*(documented_partner_policy(partner_policies, distribution, completion != "off", i)
@@ -576,6 +583,10 @@ class Contract(unittest.TestCase):
                     self.assertExactly(documented, partner_calls, f"{case}: docs/deployment.md's partner policy")
                 checked += 1
         self.assertEqual(checked, 2 * 3 * (6 * 2 - 2), "every combination the Rules accept was run")
+        # docs/deployment.md's table of the role's rights names every queue the role may use.
+        text = (ROOT / "docs/deployment.md").read_text()
+        section = text.split("## What the function's role may do", 1)[1].split("\n## ", 1)[0]
+        self.assertEqual({q for q in queues_granted if f"`{q}`" not in section}, set(), "queues the docs' table leaves out")
 
     def test_a_new_bucket_is_chosen_never_a_default(self):
         bucket = TEMPLATE["Parameters"]["BucketName"]
@@ -727,19 +738,22 @@ class Docs(unittest.TestCase):
         def slug(heading):
             heading = re.sub(r"[`*_]", "", heading.strip().lower())
             return re.sub(r"[^a-z0-9 -]", "", heading).replace(" ", "-")
+        def prose(doc):
+            # Code blocks hold neither headings nor links.
+            return re.sub(r"```.*?```", "", doc.read_text(), flags=re.S)
         docs = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-        anchors = {doc.resolve(): {slug(h) for h in re.findall(r"^#+ (.+)$", doc.read_text(), re.M)} for doc in docs}
+        anchors = {doc.resolve(): {slug(h) for h in re.findall(r"^#+ (.+)$", prose(doc), re.M)} for doc in docs}
+        broken = []
         for doc in docs:
-            # Code blocks hold no links.
-            text = re.sub(r"```.*?```", "", doc.read_text(), flags=re.S)
+            text = prose(doc)
             for target in re.findall(r"\]\(([^)\s]+)\)", text):
                 if re.match(r"[a-z]+:", target):
                     continue
                 file, _, anchor = target.partition("#")
                 path = (doc.parent / file).resolve() if file else doc.resolve()
-                self.assertTrue(path.exists(), f"{doc.name}: {target}")
-                if anchor:
-                    self.assertIn(anchor, anchors.get(path, set()), f"{doc.name}: {target}")
+                if not path.exists() or (anchor and anchor not in anchors.get(path, set())):
+                    broken.append(f"{doc.relative_to(ROOT)}: {target}")
+        self.assertEqual(broken, [])
 
     def test_the_readme_fits_in_400_lines(self):
         self.assertLessEqual(len((ROOT / "README.md").read_text().splitlines()), 400)

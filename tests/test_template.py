@@ -197,13 +197,13 @@ class BulkDeploys(unittest.TestCase):
     """Queued mode's concurrency cap keeps wildcards within CloudFront's limit, and the
     template refuses a batch Lambda would refuse, before creating anything."""
 
-    def test_queued_mode_defers_to_its_own_buffer_queue(self):
+    def test_queued_mode_defers_to_its_own_work_queue(self):
         template = expanded()
         for mode in ["Queued", "Direct"]:
             res = resources(template, conditions(mode, False))
             variables = res["InvalidatorFunction"]["Properties"]["Environment"]["Variables"]
             if mode == "Queued":
-                self.assertEqual(variables["DEFER_QUEUE_URL"], {"Ref": "BufferQueue"})
+                self.assertEqual(variables["DEFER_QUEUE_URL"], {"Ref": "WorkQueue"})
             else:
                 self.assertNotIn("DEFER_QUEUE_URL", variables)
 
@@ -303,28 +303,30 @@ class CompletionEvents(unittest.TestCase):
                 self.assertNotIn("WATCH_QUEUE_URL", variables, mode)
                 continue
             self.assertEqual(variables["COMPLETION_EVENTS"], {"Ref": "CompletionEvents"})
-            queue = "BufferQueue" if mode == "Queued" else "WatchQueue"
-            self.assertEqual(variables["WATCH_QUEUE_URL"], {"Ref": queue}, (mode, bus))
+            self.assertEqual(variables["WATCH_QUEUE_URL"], {"Ref": "WorkQueue"}, (mode, bus))
 
-    def test_direct_mode_gets_a_watch_queue_that_invokes_the_function_and_never_drops_a_check(self):
+    def test_a_work_queue_invokes_the_function_and_never_drops_work(self):
         template = expanded()
-        watch_resources = {"WatchQueue", "WatchDeadLetterQueue", "WatchQueueToFunction", "ChecksFailing"}
+        work_resources = {"WorkQueue", "WorkQueuePolicy", "WorkDeadLetterQueue", "WorkQueueToFunction", "WorkFailing"}
         for mode, bus in itertools.product(["Queued", "Direct"], COMPLETION_EVENTS):
             res = resources(template, conditions(mode, False, completion_events=bus))
-            if mode == "Queued" or bus == "off":
-                self.assertFalse(watch_resources & set(res), (mode, bus))
+            variables = res["InvalidatorFunction"]["Properties"]["Environment"]["Variables"]
+            if mode == "Direct" and bus == "off":
+                self.assertFalse(work_resources & set(res), (mode, bus))
+                self.assertNotIn("WORK_QUEUE_ARN", variables)
                 continue
-            self.assertLessEqual(watch_resources, set(res))
-            queue = res["WatchQueue"]["Properties"]
+            self.assertLessEqual(work_resources, set(res))
+            self.assertEqual(variables["WORK_QUEUE_ARN"], {"Fn::GetAtt": ["WorkQueue", "Arn"]})
+            queue = res["WorkQueue"]["Properties"]
             timeout = TEMPLATE["Resources"]["InvalidatorFunction"]["Properties"]["Timeout"]
             self.assertGreaterEqual(queue["VisibilityTimeout"], 6 * timeout)
-            self.assertEqual(queue["RedrivePolicy"]["deadLetterTargetArn"], {"Fn::GetAtt": ["WatchDeadLetterQueue", "Arn"]})
-            mapping = res["WatchQueueToFunction"]["Properties"]
-            self.assertEqual(mapping["EventSourceArn"], {"Fn::GetAtt": ["WatchQueue", "Arn"]})
+            self.assertEqual(queue["RedrivePolicy"]["deadLetterTargetArn"], {"Fn::GetAtt": ["WorkDeadLetterQueue", "Arn"]})
+            mapping = res["WorkQueueToFunction"]["Properties"]
+            self.assertEqual(mapping["EventSourceArn"], {"Fn::GetAtt": ["WorkQueue", "Arn"]})
             self.assertEqual(mapping["FunctionResponseTypes"], ["ReportBatchItemFailures"])
             self.assertLessEqual(mapping["BatchSize"], 10, "no batching window needed")
-            alarm = res["ChecksFailing"]["Properties"]
-            self.assertEqual(alarm["Dimensions"][0]["Value"], {"Fn::GetAtt": ["WatchDeadLetterQueue", "QueueName"]})
+            alarm = res["WorkFailing"]["Properties"]
+            self.assertEqual(alarm["Dimensions"][0]["Value"], {"Fn::GetAtt": ["WorkDeadLetterQueue", "QueueName"]})
 
 
 class CheckovSkips(unittest.TestCase):
@@ -342,20 +344,55 @@ class LeastPrivilege(unittest.TestCase):
     """Who may invoke the function or write to its queues. What the function's own role may
     do, in every combination of settings, is the contract test's (tests/test_contract.py)."""
 
-    def test_only_s3_and_eventbridge_of_this_account_may_invoke_or_enqueue(self):
+    def test_only_the_stacks_own_bucket_or_rule_may_invoke_or_enqueue(self):
         template = expanded()
+        bucket_arn = json.dumps(TEMPLATE["Resources"]["BucketInvokesFunction"]["Properties"]["SourceArn"])
+        self.assertEqual(json.loads(bucket_arn), {"Fn::Sub": "arn:${AWS::Partition}:s3:::${BucketName}"})
+        rule_arn = {"Fn::GetAtt": ["ExistingBucketChanges", "Arn"]}
         for mode, existing, bus in itertools.product(["Queued", "Direct"], [False, True], COMPLETION_EVENTS):
+            case = (mode, existing, bus)
             res = resources(template, conditions(mode, existing, completion_events=bus))
             for name, r in res.items():
                 if r["Type"] == "AWS::Lambda::Permission":
                     props = r["Properties"]
                     self.assertIn(props["Principal"], ["s3.amazonaws.com", "events.amazonaws.com"], name)
-                    self.assertTrue("SourceAccount" in props or "SourceArn" in props, name)
-                if r["Type"] == "AWS::SQS::QueuePolicy":
-                    for statement in r["Properties"]["PolicyDocument"]["Statement"]:
-                        self.assertEqual(statement["Action"], "sqs:SendMessage")
-                        self.assertEqual(statement["Condition"], {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}})
+                    expected = rule_arn if existing else json.loads(bucket_arn)
+                    self.assertEqual(props["SourceArn"], expected, case)
+            if mode == "Queued":
+                [statement] = res["BufferQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+                self.assertEqual((statement["Effect"], statement["Action"]), ("Allow", "sqs:SendMessage"))
+                if existing:
+                    self.assertEqual(statement["Principal"], {"Service": "events.amazonaws.com"})
+                    self.assertEqual(statement["Condition"], {"ArnEquals": {"aws:SourceArn": rule_arn}})
+                else:
+                    self.assertEqual(statement["Principal"], {"Service": "s3.amazonaws.com"})
+                    self.assertEqual(statement["Condition"]["ArnEquals"], {"aws:SourceArn": json.loads(bucket_arn)})
+            if mode == "Queued" or bus != "off":
+                [deny] = res["WorkQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+                self.assertEqual((deny["Effect"], deny["Principal"], deny["Action"]), ("Deny", "*", "sqs:SendMessage"), case)
+                self.assertEqual(deny["Condition"], {"ArnNotEquals": {"aws:PrincipalArn": {"Fn::GetAtt": ["InvalidatorFunctionRole", "Arn"]}}})
+            # The role the policy names is the function's, as SAM expands it.
+            self.assertIn("InvalidatorFunctionRole", res)
 
+    def test_the_function_accepts_changes_of_its_bucket_only_in_every_mode(self):
+        for mode, existing in itertools.product(["Queued", "Direct"], [False, True]):
+            res = resources(TEMPLATE, conditions(mode, existing))
+            variables = res["InvalidatorFunction"]["Properties"]["Environment"]["Variables"]
+            self.assertEqual(variables["SOURCE_BUCKET"], {"Ref": "BucketName"}, (mode, existing))
+            if not existing:
+                self.assertEqual(res["SiteBucket"]["Properties"]["BucketName"], {"Ref": "BucketName"})
+
+
+class CostGuard(unittest.TestCase):
+    def test_the_ceiling_reaches_the_function_and_a_day_of_billed_paths_alarms(self):
+        variables = TEMPLATE["Resources"]["InvalidatorFunction"]["Properties"]["Environment"]["Variables"]
+        self.assertEqual(variables["MAX_BILLED_PATHS"], {"Ref": "MaxBilledPaths"})
+        self.assertEqual(TEMPLATE["Parameters"]["MaxBilledPaths"]["Default"], 1000)
+        alarm = TEMPLATE["Resources"]["BilledPathsHigh"]["Properties"]
+        self.assertEqual((alarm["Namespace"], alarm["MetricName"]), ("S3CloudFrontInvalidator", "BilledPaths"))
+        self.assertEqual(alarm["Dimensions"], [{"Name": "FunctionName", "Value": {"Ref": "InvalidatorFunction"}}])
+        self.assertEqual((alarm["Statistic"], alarm["Period"]), ("Sum", 86400))
+        self.assertEqual(alarm["Threshold"], {"Ref": "DailyBilledPathsAlarm"})
 
 if __name__ == "__main__":
     unittest.main()

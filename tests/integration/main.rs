@@ -17,3 +17,4 @@ mod plan_cli;
 mod runtime;
 mod simulate;
 mod tenants;
+mod trust;

@@ -157,6 +157,8 @@ fn emf_line_follows_the_embedded_metric_format() {
             "InvalidationsCreated",
             "InvalidationsOverdue",
             "InvalidationsReused",
+            "InvalidationsUnwatched",
+            "RefusedWork",
             "Retries",
             "SkippedRecords",
             "Throttles",
