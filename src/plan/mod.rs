@@ -145,7 +145,7 @@ pub struct Plan {
     /// distributions, while completion events are on. They change no paths.
     pub watches: Vec<usize>,
     /// Requests held back to be deferred unsent, with deferral on: exact paths of busy
-    /// directories the wildcard budget could not cover (see [`hold`]).
+    /// directories the wildcard budget could not cover (`plan/hold.rs`).
     pub held: Vec<Invalidation>,
 }
 
