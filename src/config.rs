@@ -138,6 +138,143 @@ pub struct Config {
     /// Where and how completions are announced; `None` (`COMPLETION_EVENTS=off`) watches
     /// nothing.
     pub completion: Option<CompletionEvents>,
+    /// What the function trusts and how much one invocation may bill ([`Guards`]).
+    pub guards: Guards,
+}
+
+/// The trust and cost settings, read in one place (docs/trust.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Guards {
+    /// The function's own queue (`WORK_QUEUE_ARN`, or the queue the queue URLs name): work
+    /// messages are read only from messages Lambda delivered from it. `None` reads none.
+    pub work_queue: Option<WorkQueueId>,
+    /// Paths one invocation may bill (`MAX_BILLED_PATHS`) before the planner falls back to
+    /// the widest wildcards the settings allow.
+    pub max_billed_paths: usize,
+}
+
+/// Default of `MAX_BILLED_PATHS`: the month's free paths, USD 5 past them.
+pub const DEFAULT_MAX_BILLED_PATHS: usize = 1000;
+
+impl Default for Guards {
+    fn default() -> Self {
+        Guards {
+            work_queue: None,
+            max_billed_paths: DEFAULT_MAX_BILLED_PATHS,
+        }
+    }
+}
+
+/// The function's work queue, as SQS names it in the `eventSourceARN` Lambda sets on each
+/// message (`arn:PARTITION:sqs:REGION:ACCOUNT:NAME`). From a queue URL only the account and
+/// name are known, which is what an event source mapping of one region can tell apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkQueueId {
+    arn: Option<String>,
+    account: String,
+    name: String,
+}
+
+impl WorkQueueId {
+    /// Whether `event_source_arn` (an SQS message's) is this queue.
+    pub fn is(&self, event_source_arn: &str) -> bool {
+        if let Some(arn) = &self.arn {
+            return arn == event_source_arn;
+        }
+        matches!(
+            event_source_arn.splitn(6, ':').collect::<Vec<_>>().as_slice(),
+            ["arn", _, "sqs", _, account, name] if *account == self.account && *name == self.name
+        )
+    }
+
+    fn from_arn(arn: &str) -> Option<WorkQueueId> {
+        match arn.splitn(6, ':').collect::<Vec<_>>().as_slice() {
+            ["arn", partition, "sqs", region, account, name]
+                if partition.starts_with("aws")
+                    && !region.is_empty()
+                    && account.len() == 12
+                    && account.bytes().all(|b| b.is_ascii_digit())
+                    && !name.is_empty() =>
+            {
+                Some(WorkQueueId {
+                    arn: Some(arn.to_owned()),
+                    account: (*account).to_owned(),
+                    name: (*name).to_owned(),
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// The account and name of `url` (`https://sqs.REGION.amazonaws.com/ACCOUNT/NAME`).
+    fn from_url(url: &str) -> Option<WorkQueueId> {
+        let mut segments = url.trim_end_matches('/').rsplit('/');
+        let name = segments.next()?;
+        let account = segments.next()?;
+        (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) && !name.is_empty())
+            .then(|| WorkQueueId {
+                arn: None,
+                account: account.to_owned(),
+                name: name.to_owned(),
+            })
+    }
+}
+
+impl fmt::Display for WorkQueueId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.arn {
+            Some(arn) => f.write_str(arn),
+            None => write!(f, "queue {} of account {}", self.name, self.account),
+        }
+    }
+}
+
+impl Guards {
+    /// The guards, once the queues the function writes to are known: each must be the work
+    /// queue, or the function would refuse its own messages.
+    fn from_lookup(
+        get: &impl Fn(&str) -> Option<String>,
+        queue_urls: &[(&'static str, &str)],
+    ) -> Result<Guards, ConfigError> {
+        let mut work_queue = match get("WORK_QUEUE_ARN") {
+            None => None,
+            Some(arn) => Some(WorkQueueId::from_arn(arn.trim()).ok_or_else(|| {
+                invalid(
+                    "WORK_QUEUE_ARN",
+                    format!("{arn:?} is not an SQS queue ARN (arn:aws:sqs:REGION:ACCOUNT:NAME)"),
+                )
+            })?),
+        };
+        for &(variable, url) in queue_urls {
+            let named = WorkQueueId::from_url(url).ok_or_else(|| {
+                invalid(
+                    variable,
+                    format!("{url:?} does not end in /ACCOUNT/NAME as SQS queue URLs do"),
+                )
+            })?;
+            match &work_queue {
+                None => work_queue = Some(named),
+                Some(known) if (&known.account, &known.name) == (&named.account, &named.name) => {}
+                Some(known) => {
+                    return Err(invalid(
+                        variable,
+                        format!(
+                            "names another queue than the work queue ({known}): the function reads its own messages only from one queue it alone writes to; give DEFER_QUEUE_URL, WATCH_QUEUE_URL and WORK_QUEUE_ARN the same queue"
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(Guards {
+            work_queue,
+            max_billed_paths: parse_number(
+                get("MAX_BILLED_PATHS"),
+                "MAX_BILLED_PATHS",
+                DEFAULT_MAX_BILLED_PATHS,
+                1..=1_000_000,
+            )?,
+        })
+    }
 }
 
 /// Completion events: each invalidation is checked through the function's own queue until
@@ -295,6 +432,14 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         name: "WATCH_QUEUE_URL",
         doc: "the queue completion checks wait in",
+    },
+    Setting {
+        name: "WORK_QUEUE_ARN",
+        doc: "the function's own queue: work messages are read only from it",
+    },
+    Setting {
+        name: "MAX_BILLED_PATHS",
+        doc: "paths one invocation may bill before the widest allowed wildcards are used",
     },
     Setting {
         name: "COMPLETION_CHECK_DELAY_SECONDS",
@@ -559,6 +704,31 @@ impl Config {
                 format!("{index:?} must be a plain file name such as index.html"),
             ));
         }
+        let defer = match get("DEFER_QUEUE_URL") {
+            None => None,
+            Some(url) => Some(Defer {
+                queue_url: queue_url(url, "DEFER_QUEUE_URL")?,
+                first_delay_seconds: parse_number(
+                    get("DEFER_DELAY_SECONDS"),
+                    "DEFER_DELAY_SECONDS",
+                    60,
+                    0..=MAX_QUEUE_DELAY_SECONDS as usize,
+                )? as u64,
+            }),
+        };
+        let completion = CompletionEvents::from_lookup(&get)?;
+        let queue_urls: Vec<(&'static str, &str)> = [
+            defer
+                .as_ref()
+                .map(|d| ("DEFER_QUEUE_URL", d.queue_url.as_str())),
+            completion
+                .as_ref()
+                .map(|c| ("WATCH_QUEUE_URL", c.queue_url.as_str())),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let guards = Guards::from_lookup(&get, &queue_urls)?;
         Ok(Config {
             routes,
             to_discover,
@@ -568,19 +738,9 @@ impl Config {
             metrics_namespace: parse_bool(get("METRICS"), "METRICS", true)?.then(|| {
                 get("METRICS_NAMESPACE").unwrap_or_else(|| "S3CloudFrontInvalidator".into())
             }),
-            defer: match get("DEFER_QUEUE_URL") {
-                None => None,
-                Some(url) => Some(Defer {
-                    queue_url: queue_url(url, "DEFER_QUEUE_URL")?,
-                    first_delay_seconds: parse_number(
-                        get("DEFER_DELAY_SECONDS"),
-                        "DEFER_DELAY_SECONDS",
-                        60,
-                        0..=MAX_QUEUE_DELAY_SECONDS as usize,
-                    )? as u64,
-                }),
-            },
-            completion: CompletionEvents::from_lookup(&get)?,
+            defer,
+            completion,
+            guards,
         })
     }
 

@@ -2,6 +2,7 @@
 //! wait (deferred paths, completion checks), make the completion checks asked for, and answer
 //! in the shape the event source expects.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -13,7 +14,7 @@ use lambda_runtime::Diagnostic;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::config::{CompletionEvents, Config, Defer};
+use crate::config::{CompletionEvents, Config, Defer, MAX_WILDCARDS_IN_PROGRESS};
 use crate::event::work::{self, Deferred, Timestamp, Watch};
 use crate::event::{self, EventError, Reason, Skipped, Watched};
 use crate::outcome::{
@@ -24,7 +25,7 @@ use crate::plan::{self, Destination, Invalidation};
 use crate::publish::{EventBridge, PublishError, Publisher};
 use crate::queue::{self, QueueError, Sqs, WorkQueue};
 use crate::report;
-use crate::send::{Backoff, Invalidator, SendError, check, send};
+use crate::send::{Backoff, Invalidator, SendError, Sent as Attempt, check, send};
 use crate::watch::{self, Next};
 
 /// Time kept back from the Lambda deadline to answer (and log) before being cut off.
@@ -296,10 +297,29 @@ impl<I: Invalidator, Q: WorkQueue, P: Publisher> Handler<I, Q, P> {
         };
         let changes = &decoded.changes;
         let budget = &isolation_budget;
+        let wildcard_cap = self
+            .config
+            .policy
+            .wildcard_budget
+            .clamp(1, MAX_WILDCARDS_IN_PROGRESS);
         let sending = join_all(by_distribution.into_iter().map(|group| async move {
             let mut deliveries = Vec::new();
             let mut refused = Vec::new();
+            let mut wildcards = 0;
             for invalidation in group {
+                // The wildcard budget is per invocation, whatever the requests hold (deferred
+                // work, keys that need wildcards): one request past it is deferred unsent.
+                let needed = invalidation.paths.iter().filter(|p| p.ends_with('*')).count();
+                if needed > 0
+                    && wildcards > 0
+                    && wildcards + needed > wildcard_cap
+                    && self.deferring().is_some()
+                {
+                    tracing::info!(caller_reference = %invalidation.caller_reference, wildcards = needed, "past the wildcard budget: deferred unsent");
+                    deliveries.push(held(invalidation.clone()));
+                    continue;
+                }
+                wildcards += needed;
                 self.deliver(
                     invalidation.clone(),
                     changes,
@@ -432,7 +452,7 @@ impl<I: Invalidator, Q: WorkQueue, P: Publisher> Handler<I, Q, P> {
             tenant_id: watch.tenant_id.as_deref(),
             role,
         };
-        let progress = check(
+        let described = check(
             &self.invalidator,
             destination,
             &watch.invalidation_id,
@@ -442,7 +462,14 @@ impl<I: Invalidator, Q: WorkQueue, P: Publisher> Handler<I, Q, P> {
         .await
         .map_err(CheckFailure::Check)?;
         let now = Timestamp::from(std::time::SystemTime::now());
-        match watch::after_check(watch, progress, now) {
+        // What is announced is what CloudFront says, never what the message claims.
+        let Some(facts) = &described.facts else {
+            return Err(CheckFailure::Check(SendError::Transport(
+                "GetInvalidation did not say what the invalidation holds".into(),
+            )));
+        };
+        let watch = watch::confirmed(watch, facts, now);
+        match watch::after_check(&watch, described.progress, now) {
             Next::Announce(event) => {
                 match tokio::time::timeout_at(answer_by, watching.publisher.publish(&event)).await {
                     Ok(Ok(())) => Ok(Checked::Announced(Box::new(event))),
@@ -521,58 +548,121 @@ impl<I: Invalidator, Q: WorkQueue, P: Publisher> Handler<I, Q, P> {
 
     /// Writes each request CloudFront refused for now (too many in progress, or throttled:
     /// it certainly did not act) to the queue as deferred work, to be planned again with
-    /// whatever is new then. Only what was written is marked deferred: the rest fails and
-    /// its messages come back as before.
+    /// whatever is new then. All or nothing per message: the paths go in chunks of whole
+    /// [`Clusters`], and when a write fails, every cluster not wholly written fails and its
+    /// messages come back, while the written ones are acknowledged. No message is both
+    /// deferred and redelivered, so no path is billed twice, however the messages are batched
+    /// when they come back.
     async fn defer(
         &self,
-        deliveries: &mut [Delivery],
+        deliveries: &mut Vec<Delivery>,
         changes: &[event::Change],
         answer_by: Instant,
     ) {
         let Some((queue, defer)) = self.deferring() else {
             return;
         };
-        for delivery in deliveries {
-            if !matches!(&delivery.sent.result, Err(e) if e.is_deferrable()) {
-                continue;
-            }
-            let invalidation = &delivery.invalidation;
-            let deferrals = 1 + invalidation
-                .changes()
+        let deferrable: Vec<(usize, Duration, u32)> = deliveries
+            .iter()
+            .enumerate()
+            .filter(|(_, delivery)| matches!(&delivery.sent.result, Err(e) if e.is_deferrable()))
+            .filter_map(|(index, delivery)| {
+                let deferrals = 1 + delivery
+                    .invalidation
+                    .changes()
+                    .into_iter()
+                    .filter_map(|i| Some(changes[i].routed.as_ref()?.deferrals))
+                    .max()
+                    .unwrap_or(0);
+                // Linear growth: CloudFront frees room within minutes, so early checks pay
+                // off, while a distribution kept busy by others is not polled every minute
+                // for hours.
+                let delay = Duration::from_secs(
+                    defer
+                        .first_delay_seconds
+                        .saturating_mul(u64::from(deferrals)),
+                )
+                .min(queue::MAX_DELAY);
+                (deferrals <= work::MAX_DEFERRALS).then_some((index, delay, deferrals))
+            })
+            .collect();
+        if deferrable.is_empty() {
+            return;
+        }
+        let clusters = Clusters::of(
+            deferrable
+                .iter()
+                .map(|&(index, _, _)| &deliveries[index].invalidation),
+            changes,
+        );
+        let mut failed: HashSet<usize> = HashSet::new();
+        let mut broken = false;
+        for &(index, delay, deferrals) in &deferrable {
+            let invalidation = &deliveries[index].invalidation;
+            for (part, chunk) in clusters
+                .chunks(invalidation, changes)
                 .into_iter()
-                .filter_map(|i| Some(changes[i].routed.as_ref()?.deferrals))
-                .max()
-                .unwrap_or(0);
-            if deferrals > work::MAX_DEFERRALS {
-                continue;
-            }
-            // Linear growth: CloudFront frees room within minutes, so early checks pay off,
-            // while a distribution kept busy by others is not polled every minute for hours.
-            let delay = Duration::from_secs(
-                defer
-                    .first_delay_seconds
-                    .saturating_mul(u64::from(deferrals)),
-            )
-            .min(queue::MAX_DELAY);
-            let mut written = true;
-            for (part, paths) in chunks(&invalidation.paths).enumerate() {
+                .enumerate()
+            {
+                if broken {
+                    failed.extend(chunk.clusters);
+                    continue;
+                }
                 let deferred = Deferred {
                     distribution_id: invalidation.distribution_id.clone(),
                     tenant_id: invalidation.tenant_id.clone(),
                     reference: format!("{}.{part}", invalidation.caller_reference),
-                    paths: paths.to_vec(),
+                    paths: chunk
+                        .paths
+                        .iter()
+                        .map(|&path| invalidation.paths[path].clone())
+                        .collect(),
                     deferrals,
                 };
                 if let Err(error) = write(queue, deferred.to_body(), delay, answer_by).await {
-                    tracing::warn!(caller_reference = %invalidation.caller_reference, %error, "could not defer");
-                    written = false;
-                    break;
+                    tracing::warn!(caller_reference = %invalidation.caller_reference, %error, "could not defer: what was not wholly written comes back");
+                    broken = true;
+                    failed.extend(chunk.clusters);
                 }
             }
-            if written {
+        }
+        let mut written_parts = Vec::new();
+        for &(index, delay, _) in &deferrable {
+            let delivery = &mut deliveries[index];
+            let (lost, kept): (Vec<_>, Vec<_>) = delivery
+                .invalidation
+                .coverage()
+                .partition(|(_, covers)| failed.contains(&clusters.of_path(covers, changes)));
+            if lost.is_empty() {
                 delivery.deferred = Some(delay);
+            } else if !kept.is_empty() {
+                let destination = delivery.invalidation.destination();
+                let written = Invalidation::new(destination, kept, changes);
+                let rest = Invalidation::new(destination, lost, changes);
+                written_parts.push(Delivery {
+                    invalidation: written,
+                    sent: delivery.sent.clone(),
+                    deferred: Some(delay),
+                    unwatched: None,
+                });
+                delivery.invalidation = rest;
             }
         }
+        deliveries.extend(written_parts);
+    }
+}
+
+/// A request held back unsent, as if CloudFront had no room for it: it is deferred.
+fn held(invalidation: Invalidation) -> Delivery {
+    Delivery {
+        invalidation,
+        sent: Attempt {
+            result: Err(SendError::TooManyInProgress),
+            attempts: 0,
+            retried_after: Vec::new(),
+        },
+        deferred: None,
+        unwatched: None,
     }
 }
 
@@ -612,27 +702,127 @@ async fn enqueue(
         .map(|()| delay)
 }
 
-/// Paths in runs whose deferred message stays within [`MAX_DEFERRED_BYTES`].
-fn chunks(paths: &[String]) -> impl Iterator<Item = &[String]> {
-    let mut rest = paths;
-    std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        let mut bytes = 0;
-        let take = rest
+/// The messages of an invocation that must be acknowledged or redelivered together: those
+/// whose changes share a path of a deferred request (a wildcard, an index page), joined
+/// across requests. Outside an SQS batch the whole event is one message.
+struct Clusters {
+    /// For each message, an earlier message of its cluster (while built), then the
+    /// cluster's first.
+    parent: Vec<usize>,
+}
+
+/// Paths of one request that go in one deferred message, and the clusters they hold.
+struct Chunk {
+    paths: Vec<usize>,
+    clusters: Vec<usize>,
+}
+
+impl Clusters {
+    fn of<'a>(
+        invalidations: impl Iterator<Item = &'a Invalidation>,
+        changes: &[event::Change],
+    ) -> Clusters {
+        let messages = changes
             .iter()
-            .take_while(|path| {
-                // A path's JSON: quotes, a comma, and escapes at worst doubling it.
-                bytes += 2 * path.len() + 3;
-                bytes <= MAX_DEFERRED_BYTES
-            })
-            .count()
-            .max(1);
-        let (chunk, tail) = rest.split_at(take);
-        rest = tail;
-        Some(chunk)
-    })
+            .filter_map(|change| change.message_index)
+            .max()
+            .map_or(1, |last| last + 1);
+        let mut clusters = Clusters {
+            parent: (0..messages).collect(),
+        };
+        for invalidation in invalidations {
+            for covers in &invalidation.covers {
+                let first = message(changes, covers[0]);
+                for &change in &covers[1..] {
+                    let (a, b) = (
+                        clusters.find(first),
+                        clusters.find(message(changes, change)),
+                    );
+                    clusters.parent[a.max(b)] = a.min(b);
+                }
+            }
+        }
+        // Every message pointing at its cluster's first: a parent is always an earlier
+        // message, so in order each one's parent already does.
+        for message in 0..clusters.parent.len() {
+            clusters.parent[message] = clusters.parent[clusters.parent[message]];
+        }
+        clusters
+    }
+
+    /// The cluster's first message, halving the path on the way.
+    fn find(&mut self, mut message: usize) -> usize {
+        while self.parent[message] != message {
+            self.parent[message] = self.parent[self.parent[message]];
+            message = self.parent[message];
+        }
+        message
+    }
+
+    fn root(&self, message: usize) -> usize {
+        self.parent[message]
+    }
+
+    /// The cluster of a path covering `covers` (all in one cluster).
+    fn of_path(&self, covers: &[usize], changes: &[event::Change]) -> usize {
+        self.root(message(changes, covers[0]))
+    }
+
+    /// The paths of `invalidation` in chunks whose message stays within
+    /// [`MAX_DEFERRED_BYTES`], each cluster whole in one chunk unless it alone is larger.
+    fn chunks(&self, invalidation: &Invalidation, changes: &[event::Change]) -> Vec<Chunk> {
+        // Clusters in the order of their first path, each with its paths.
+        let mut by_cluster: Vec<(usize, Vec<usize>)> = Vec::new();
+        let mut position: HashMap<usize, usize> = HashMap::new();
+        for (path, covers) in invalidation.covers.iter().enumerate() {
+            let cluster = self.of_path(covers, changes);
+            let at = *position.entry(cluster).or_insert_with(|| {
+                by_cluster.push((cluster, Vec::new()));
+                by_cluster.len() - 1
+            });
+            by_cluster[at].1.push(path);
+        }
+        // A path's JSON: quotes, a comma, and escapes at worst doubling it.
+        let bytes = |path: usize| 2 * invalidation.paths[path].len() + 3;
+        let mut chunks: Vec<Chunk> = Vec::new();
+        let mut size = 0;
+        for (cluster, paths) in by_cluster {
+            let cluster_size: usize = paths.iter().map(|&path| bytes(path)).sum();
+            if chunks.is_empty() || size + cluster_size > MAX_DEFERRED_BYTES {
+                chunks.push(Chunk {
+                    paths: Vec::new(),
+                    clusters: Vec::new(),
+                });
+                size = 0;
+            }
+            for path in paths {
+                let last = chunks.last_mut().expect("a chunk was started");
+                if size + bytes(path) > MAX_DEFERRED_BYTES && !last.paths.is_empty() {
+                    // A cluster larger than a message: it spans two.
+                    chunks.push(Chunk {
+                        paths: Vec::new(),
+                        clusters: vec![cluster],
+                    });
+                    size = 0;
+                }
+                let last = chunks.last_mut().expect("a chunk was started");
+                if last.clusters.last() != Some(&cluster) {
+                    last.clusters.push(cluster);
+                }
+                last.paths.push(path);
+                size += bytes(path);
+            }
+        }
+        for chunk in &mut chunks {
+            chunk.paths.sort_unstable();
+        }
+        chunks
+    }
+}
+
+/// The message (cluster member) of change `index`.
+fn message(changes: &[event::Change], index: usize) -> usize {
+    changes[index].message_index.unwrap_or(0)
 }
 
 /// The answer Lambda gets: the messages to redeliver for SQS; a summary or an error otherwise.

@@ -86,7 +86,7 @@ async fn plan(event: &str) -> ExitCode {
 
 /// The Lambda function: a setting that stops start-up exits 2 with its one line.
 async fn serve() -> ExitCode {
-    lambda_runtime::tracing::init_default_subscriber();
+    s3_cloudfront_invalidator::report::init_logging();
     let names = environment_names();
     for warning in misspelling_warnings(names.iter().map(String::as_str)) {
         tracing::warn!("{warning}");

@@ -23,8 +23,10 @@ pub struct Delivery {
     pub sent: Sent,
     /// CloudFront had no room; the paths were written to the queue, due after this delay.
     pub deferred: Option<Duration>,
-    /// Made (or found), but its first completion check could not be queued: its changes come
-    /// back, and the repeat finds it through its reference and queues the check then.
+    /// Made (or found), but its first completion check could not be queued. A direct
+    /// invocation fails, and its retry (the same event, so the same references) finds it and
+    /// queues the check then; an SQS batch is acknowledged all the same, since its messages
+    /// could come back in other batches, under other references, and be billed twice.
     pub unwatched: Option<QueueError>,
 }
 
@@ -211,6 +213,11 @@ impl Outcome {
             .filter_map(|d| Some((&d.invalidation, d.unwatched.as_ref()?)))
     }
 
+    /// The unwatched invalidations whose changes fail: only outside an SQS batch.
+    fn unwatched_failing(&self) -> impl Iterator<Item = (&Invalidation, &QueueError)> {
+        self.unwatched().filter(|_| self.sqs_message_ids.is_none())
+    }
+
     /// Checks that did not finish.
     pub fn failed_checks(&self) -> impl Iterator<Item = (&Check, &CheckFailure)> {
         self.checks
@@ -229,7 +236,7 @@ impl Outcome {
     /// How the invocation ended: a retryable failure outweighs a permanent one.
     pub fn verdict(&self) -> Verdict {
         if self.errors().any(|(_, e)| e.is_retryable())
-            || self.unwatched().next().is_some()
+            || self.unwatched_failing().next().is_some()
             || self.failed_checks().any(|(_, f)| f.is_retryable())
         {
             Verdict::RetryLater
@@ -250,7 +257,10 @@ impl Outcome {
         let unfinished = self
             .errors()
             .map(|(invalidation, _)| invalidation)
-            .chain(self.unwatched().map(|(invalidation, _)| invalidation))
+            .chain(
+                self.unwatched_failing()
+                    .map(|(invalidation, _)| invalidation),
+            )
             .flat_map(|invalidation| {
                 invalidation
                     .changes()
@@ -278,7 +288,7 @@ impl Outcome {
                 },
             })
         });
-        let unwatched = self.unwatched().flat_map(|(invalidation, error)| {
+        let unwatched = self.unwatched_failing().flat_map(|(invalidation, error)| {
             invalidation.changes().into_iter().map(move |i| Failure {
                 record: self.changes[i].record.clone(),
                 reason: FailureReason::Unwatched {

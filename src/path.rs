@@ -111,6 +111,20 @@ pub fn cloudfront_path(url_path: &str) -> Result<String, KeyError> {
     Ok(path)
 }
 
+/// The path for `url_path` with `~` and `*` percent-escaped, when nothing else about it
+/// needs a wildcard (no empty or dot segment): the exact spelling of a key whose only other
+/// cover is the root wildcard. CloudFront takes `%7E` and `%2A` as literal characters
+/// (bep/s3deploy sends `%7E` for `~`); whether a viewer's cached URL is spelled that way
+/// is disputed (aws/aws-sdk#525), which docs/trust.md records.
+pub fn escaped_spelling(url_path: &str) -> Option<String> {
+    let without = url_path.replace(['~', '*'], "-");
+    if wildcard_cut(&without).is_some() {
+        return None;
+    }
+    let escaped = encode(url_path).replace('~', "%7E").replace('*', "%2A");
+    (escaped.len() <= MAX_PATH_LEN).then_some(escaped)
+}
+
 /// Byte offset where a wildcard must start for `url_path`, if it needs one.
 fn wildcard_cut(url_path: &str) -> Option<usize> {
     // Bytes, not chars: both are ASCII, which never occurs inside a multi-byte character.
@@ -189,8 +203,13 @@ pub fn with_any_query(path: String) -> String {
 
 /// Keeps messages about absurdly long keys readable.
 pub fn abbreviate(text: &str) -> Cow<'_, str> {
-    const KEEP: usize = 100;
-    match text.char_indices().nth(KEEP) {
+    shorten(text, 100)
+}
+
+/// `text` cut after `keep` characters, marked with an ellipsis: log lines stay bounded
+/// whatever a sender wrote.
+pub fn shorten(text: &str, keep: usize) -> Cow<'_, str> {
+    match text.char_indices().nth(keep) {
         Some((end, _)) => Cow::Owned(format!("{}…", &text[..end])),
         None => Cow::Borrowed(text),
     }

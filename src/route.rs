@@ -2,7 +2,7 @@
 
 use crate::config::{Config, Role, Route};
 use crate::event::{Change, Reason};
-use crate::path::{cloudfront_path, spellings, with_any_query};
+use crate::path::{cloudfront_path, escaped_spelling, spellings, with_any_query};
 
 /// The CloudFront paths one change must invalidate on one distribution (or tenant).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,11 +105,24 @@ fn paths(config: &Config, route: &Route, key: &str) -> Result<Vec<String>, Reaso
     }
     // Three spellings at most for each.
     let mut paths = Vec::with_capacity(9);
-    for url in urls.into_iter().flatten() {
-        paths.extend(spellings(
-            cloudfront_path(url).map_err(Reason::Key)?,
-            config.plus_alias,
-        ));
+    for (n, url) in urls.into_iter().enumerate() {
+        let Some(url) = url else { continue };
+        let mut path = cloudfront_path(url).map_err(Reason::Key)?;
+        if path == "/*" && !config.policy.allow_root {
+            // Never the whole distribution unasked, nor so the rest of the batch folds into
+            // it: the exact spelling where there is one, or the key fails. An alias without
+            // one (the clean URL `/.` of `..html`) is a URL clients never send: left out.
+            match escaped_spelling(url) {
+                Some(exact) => path = exact,
+                None if n > 0 => continue,
+                None => {
+                    return Err(Reason::RootWildcard {
+                        key: key.to_owned(),
+                    });
+                }
+            }
+        }
+        paths.extend(spellings(path, config.plus_alias));
     }
     if route.query_strings {
         // The home page's query variants need `/*`, the whole site: only where it is allowed.
@@ -149,6 +162,7 @@ mod tests {
             metrics_namespace: None,
             defer: None,
             completion: None,
+            guards: Default::default(),
         }
     }
 
@@ -172,6 +186,7 @@ mod tests {
             message_index: None,
             second_reading: false,
             routed: None,
+            source: Default::default(),
         }
     }
 
@@ -440,11 +455,16 @@ mod tests {
         fn a_clean_url_alias_only_for_html_keys(key in "([a-c ]{1,2}/){0,2}[a-d.]{1,4}(\\.html|\\.htm|\\.css|\\.HTML|)") {
             let clean = config(vec![Route { clean_urls: true, ..route(None, "", "", "E1") }], None);
             let plain = config(vec![route(None, "", "", "E1")], None);
+            // A key like `.` has no path but the root wildcard, which is not allowed here.
+            prop_assume!(targets(&plain, &change("b", &key)).is_ok());
             let with = paths(&clean, "b", &key);
             let without = paths(&plain, "b", &key);
             let html = key.ends_with(".html") || key.ends_with(".htm");
             let stem = key.trim_end_matches(".html").trim_end_matches(".htm");
-            let has_name = !stem.is_empty() && !stem.ends_with('/');
+            // A stem like `.` has no alias but the root wildcard: it gets none.
+            let has_name = !stem.is_empty()
+                && !stem.ends_with('/')
+                && cloudfront_path(&format!("/{stem}")).is_ok_and(|alias| alias != "/*");
             if html && has_name && !without.iter().any(|p| p.ends_with('*')) {
                 prop_assert!(with.len() > without.len(), "{key}: {with:?}");
                 for path in &without {

@@ -12,7 +12,7 @@ use crate::config::MAX_QUEUE_DELAY_SECONDS;
 use crate::event::work::{MAX_CHECKS, Timestamp, Watch};
 use crate::plan::Invalidation;
 use crate::publish::{CompletionEvent, Kind};
-use crate::send::{Progress, Receipt};
+use crate::send::{Facts, Progress, Receipt};
 
 /// How long an invalidation may stay in progress before it is announced overdue. AWS's own
 /// `invalidation-completed` waiter gives up after 10 minutes (30 checks, 20 s apart); users
@@ -44,6 +44,25 @@ pub fn first(
         checks: 0,
         delay_seconds: first_delay_seconds.min(MAX_QUEUE_DELAY_SECONDS),
     })
+}
+
+/// `watch` with what CloudFront recorded of the invalidation in place of what the message
+/// claims: a message may name an invalidation to check, but what it holds, its reference and
+/// when it was made are CloudFront's to say. The message's own times are kept within what
+/// can be true (not after `now`, not before the creation).
+pub fn confirmed(watch: &Watch, facts: &Facts, now: Timestamp) -> Watch {
+    let created_at = facts
+        .created_at
+        .map_or(watch.created_at.min(now), Timestamp::from);
+    Watch {
+        caller_reference: facts.caller_reference.clone(),
+        billed_paths: facts.paths,
+        created_at,
+        in_progress_at: watch
+            .in_progress_at
+            .map(|seen| seen.clamp(created_at, now.max(created_at))),
+        ..watch.clone()
+    }
 }
 
 /// What a check leads to.

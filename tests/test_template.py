@@ -2,7 +2,8 @@
 
 Linters accept a misspelt runtime or a role that can do too much; these tests read the
 template, expand it with the SAM translator (as `sam deploy` would), and assert the
-properties the function relies on, including least privilege for every mode.
+properties the function relies on. What the function's role may do in each combination of
+settings, and whether the binary accepts what the template gives it, is tests/test_contract.py.
 
 Run with the SAM venv's Python: .venv-sam/bin/python -m unittest tests/test_template.py
 """
@@ -17,13 +18,12 @@ from pathlib import Path
 from cfnlint.decode import decode_str
 from samtranslator.translator.transform import transform
 
+from tests import test_contract as contract
+
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = json.loads(json.dumps(decode_str((ROOT / "template.yaml").read_text())[0]))
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
-DISTRIBUTION_ARN = {"Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${DistributionId}"}
-TENANT_ARN = {"Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution-tenant/${DistributionTenantId}"}
-EVERY_DISTRIBUTION_ARN = {"Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/*"}
 BASIC_LOGGING = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 
 
@@ -39,48 +39,19 @@ def expanded():
     return transform(template, {}, ManagedPolicies())
 
 
-# Where the distribution is and how it is reached: the template's optional parameters.
-DISTRIBUTIONS = ["one", "tenant", "discover", "role", "role+tenant", "role+discover"]
+# The distribution settings by the names these tests use, and those of the contract test.
+DISTRIBUTIONS = {"one": "own", "tenant": "tenant", "discover": "auto", "role": "role",
+                 "role+tenant": "role+tenant", "role+discover": "role+auto"}
 
 # CompletionEvents: off, a bus name, or a bus ARN.
 COMPLETION_EVENTS = ["off", "site-events", "arn:aws:events:eu-west-1:123456789012:event-bus/site-events"]
 
-# Each feature's settings with the other's default: every distribution setting without
-# completion events, every completion setting with one distribution of the account.
-SETTINGS = [(d, "off") for d in DISTRIBUTIONS] + [("one", bus) for bus in COMPLETION_EVENTS[1:]]
-
 
 def conditions(mode, existing_bucket, distribution="one", completion_events="off"):
-    queued = mode == "Queued"
-    role = distribution.startswith("role")
-    tenant = distribution.endswith("tenant")
-    discover = distribution.endswith("discover")
-    on = completion_events != "off"
-    return {
-        "CreateBucket": not existing_bucket,
-        "UseExistingBucket": existing_bucket,
-        "Queued": queued,
-        "Direct": not queued,
-        "QueuedNewBucket": queued and not existing_bucket,
-        "DirectNewBucket": not queued and not existing_bucket,
-        "DirectExistingBucket": not queued and existing_bucket,
-        "HasIndexDocument": True,
-        "HasKeyPrefix": False,
-        "HasAlarmTopic": False,
-        "HasSkipKeys": False,
-        "HasTenant": tenant,
-        "HasExternalId": role,
-        "Discover": discover,
-        "HasRole": role,
-        "OwnAccount": not role,
-        "InvalidateOwnDistribution": not role and not discover and not tenant,
-        "InvalidateOwnTenant": not role and tenant,
-        "DiscoverInOwnAccount": not role and discover,
-        "CompletionEventsOn": on,
-        "CompletionBusIsArn": completion_events.split(":")[0] == "arn",
-        "QueuedCompletionEvents": queued and on,
-        "DirectCompletionEvents": not queued and on,
-    }
+    """The template's Conditions, evaluated for one combination of parameter values."""
+    values = contract.parameters(mode, DISTRIBUTIONS[distribution], completion_events,
+                                 "existing" if existing_bucket else "new")
+    return contract.Resolver(TEMPLATE, values).conditions
 
 
 def resolve(value, truth):
@@ -123,7 +94,7 @@ class FunctionProperties(unittest.TestCase):
         self.assertEqual(props["Environment"]["Variables"]["DISTRIBUTION_ID"], {"Ref": "DistributionId"})
 
     def test_parameters_a_user_needs(self):
-        for name in ["DistributionId", "BucketName", "KeyPrefix", "PathPrefix", "IndexDocument", "LogLevel",
+        for name in ["DistributionId", "BucketName", "NewBucket", "KeyPrefix", "PathPrefix", "IndexDocument", "LogLevel",
                      "Mode", "BatchSize", "BatchingWindowSeconds", "MaximumConcurrency", "AlarmTopicArn",
                      "LogRetentionDays", "DistributionTenantId", "DistributionRoleArn", "DistributionExternalId",
                      "SkipKeys", "CleanUrls", "QueryStrings", "CompletionEvents"]:
@@ -176,6 +147,28 @@ class FunctionProperties(unittest.TestCase):
             self.assertEqual(TEMPLATE["Parameters"][flag]["Default"], "false")
         self.assertIn("auto", TEMPLATE["Parameters"]["DistributionId"]["AllowedPattern"])
 
+    def test_every_parameter_is_in_one_console_group_and_has_a_label(self):
+        # A new parameter fails here until it is placed in a group of the console's form.
+        interface = TEMPLATE["Metadata"]["AWS::CloudFormation::Interface"]
+        parameters = set(TEMPLATE["Parameters"])
+        grouped = [name for group in interface["ParameterGroups"] for name in group["Parameters"]]
+        for group in interface["ParameterGroups"]:
+            self.assertEqual(list(group["Label"]), ["default"], group)
+            self.assertTrue(group["Label"]["default"].strip(), group)
+        self.assertEqual(sorted(grouped), sorted(set(grouped)), "a parameter in two groups")
+        self.assertEqual(set(grouped), parameters, "put each parameter in one of Metadata's AWS::CloudFormation::Interface ParameterGroups")
+        labels = interface["ParameterLabels"]
+        self.assertEqual(set(labels), parameters, "give each parameter a ParameterLabels entry in Metadata's AWS::CloudFormation::Interface")
+        for name, label in labels.items():
+            self.assertEqual(list(label), ["default"], name)
+            self.assertTrue(label["default"].strip(), name)
+
+    def test_metrics_can_be_turned_off_and_are_on_by_default(self):
+        parameter = TEMPLATE["Parameters"]["Metrics"]
+        self.assertEqual((parameter["Default"], parameter["AllowedValues"]), ("true", ["true", "false"]))
+        variables = TEMPLATE["Resources"]["InvalidatorFunction"]["Properties"]["Environment"]["Variables"]
+        self.assertEqual(variables["METRICS"], {"Ref": "Metrics"})
+
     def test_alarms_and_log_retention(self):
         res = TEMPLATE["Resources"]
         self.assertEqual(res["FailuresWaiting"]["Properties"]["Dimensions"][0]["Value"], {"Fn::GetAtt": ["FailureQueue", "QueueName"]})
@@ -186,28 +179,7 @@ class FunctionProperties(unittest.TestCase):
 CLOUDFRONT_WILDCARDS_IN_PROGRESS = 15
 
 
-def evaluate_rule(value, parameters):
-    """Evaluates a Rules condition or assertion as CloudFormation does: Ref gives the
-    parameter's value as a string, and the rule functions compare strings."""
-    if isinstance(value, dict):
-        (function, args), = value.items()
-        if function == "Ref":
-            return str(parameters[args])
-        args = [evaluate_rule(arg, parameters) for arg in args]
-        if function == "Fn::Equals":
-            return args[0] == args[1]
-        if function == "Fn::Not":
-            return not args[0]
-        if function == "Fn::And":
-            return all(args)
-        if function == "Fn::Or":
-            return any(args)
-        if function == "Fn::Contains":
-            return args[1] in args[0]
-        raise AssertionError(f"rule function this test does not know: {function}")
-    if isinstance(value, list):
-        return [evaluate_rule(v, parameters) for v in value]
-    return str(value)
+evaluate_rule = contract.evaluate_rule
 
 
 def rule_refs(value):
@@ -225,13 +197,13 @@ class BulkDeploys(unittest.TestCase):
     """Queued mode's concurrency cap keeps wildcards within CloudFront's limit, and the
     template refuses a batch Lambda would refuse, before creating anything."""
 
-    def test_queued_mode_defers_to_its_own_buffer_queue(self):
+    def test_queued_mode_defers_to_its_own_work_queue(self):
         template = expanded()
         for mode in ["Queued", "Direct"]:
             res = resources(template, conditions(mode, False))
             variables = res["InvalidatorFunction"]["Properties"]["Environment"]["Variables"]
             if mode == "Queued":
-                self.assertEqual(variables["DEFER_QUEUE_URL"], {"Ref": "BufferQueue"})
+                self.assertEqual(variables["DEFER_QUEUE_URL"], {"Ref": "WorkQueue"})
             else:
                 self.assertNotIn("DEFER_QUEUE_URL", variables)
 
@@ -287,27 +259,22 @@ class BulkDeploys(unittest.TestCase):
 
 class DistributionRules(unittest.TestCase):
     """The template refuses, before creating anything, what the function would refuse at
-    start-up: auto without an existing bucket, or with a key prefix or a tenant; an external
-    id without a role."""
+    start-up: auto on a new bucket, or with a key prefix or a tenant; an external id without
+    a role."""
 
     def accepted(self, **overrides):
-        defaults = {name: p.get("Default") for name, p in TEMPLATE["Parameters"].items()}
-        parameters = {**defaults, "DistributionId": "E2QWRUHAPOMQZL", **overrides}
         for rule in TEMPLATE["Rules"].values():
             self.assertLessEqual(set(rule_refs(rule)), set(TEMPLATE["Parameters"]))
-            if evaluate_rule(rule.get("RuleCondition", True), parameters) and not all(
-                evaluate_rule(a["Assert"], parameters) for a in rule["Assertions"]
-            ):
-                return False
-        return True
+        return not contract.refusals(contract.parameters(**overrides))
 
     def test_only_consistent_distribution_settings_deploy(self):
         self.assertTrue(self.accepted())
-        self.assertTrue(self.accepted(DistributionId="auto", BucketName="site-bucket"))
-        self.assertFalse(self.accepted(DistributionId="auto"))
-        self.assertFalse(self.accepted(DistributionId="auto", BucketName="site-bucket", KeyPrefix="site/"))
-        self.assertFalse(self.accepted(DistributionId="auto", BucketName="site-bucket", DistributionTenantId="dt_1"))
+        self.assertTrue(self.accepted(DistributionId="auto"))
+        self.assertFalse(self.accepted(DistributionId="auto", NewBucket="true"))
+        self.assertFalse(self.accepted(DistributionId="auto", KeyPrefix="site/"))
+        self.assertFalse(self.accepted(DistributionId="auto", DistributionTenantId="dt_1"))
         self.assertTrue(self.accepted(DistributionTenantId="dt_1"))
+        self.assertTrue(self.accepted(NewBucket="true"))
         role = "arn:aws:iam::111122223333:role/site-invalidator"
         self.assertTrue(self.accepted(DistributionRoleArn=role, DistributionExternalId="site-4f1c"))
         self.assertFalse(self.accepted(DistributionExternalId="site-4f1c"))
@@ -336,28 +303,30 @@ class CompletionEvents(unittest.TestCase):
                 self.assertNotIn("WATCH_QUEUE_URL", variables, mode)
                 continue
             self.assertEqual(variables["COMPLETION_EVENTS"], {"Ref": "CompletionEvents"})
-            queue = "BufferQueue" if mode == "Queued" else "WatchQueue"
-            self.assertEqual(variables["WATCH_QUEUE_URL"], {"Ref": queue}, (mode, bus))
+            self.assertEqual(variables["WATCH_QUEUE_URL"], {"Ref": "WorkQueue"}, (mode, bus))
 
-    def test_direct_mode_gets_a_watch_queue_that_invokes_the_function_and_never_drops_a_check(self):
+    def test_a_work_queue_invokes_the_function_and_never_drops_work(self):
         template = expanded()
-        watch_resources = {"WatchQueue", "WatchDeadLetterQueue", "WatchQueueToFunction", "ChecksFailing"}
+        work_resources = {"WorkQueue", "WorkQueuePolicy", "WorkDeadLetterQueue", "WorkQueueToFunction", "WorkFailing"}
         for mode, bus in itertools.product(["Queued", "Direct"], COMPLETION_EVENTS):
             res = resources(template, conditions(mode, False, completion_events=bus))
-            if mode == "Queued" or bus == "off":
-                self.assertFalse(watch_resources & set(res), (mode, bus))
+            variables = res["InvalidatorFunction"]["Properties"]["Environment"]["Variables"]
+            if mode == "Direct" and bus == "off":
+                self.assertFalse(work_resources & set(res), (mode, bus))
+                self.assertNotIn("WORK_QUEUE_ARN", variables)
                 continue
-            self.assertLessEqual(watch_resources, set(res))
-            queue = res["WatchQueue"]["Properties"]
+            self.assertLessEqual(work_resources, set(res))
+            self.assertEqual(variables["WORK_QUEUE_ARN"], {"Fn::GetAtt": ["WorkQueue", "Arn"]})
+            queue = res["WorkQueue"]["Properties"]
             timeout = TEMPLATE["Resources"]["InvalidatorFunction"]["Properties"]["Timeout"]
             self.assertGreaterEqual(queue["VisibilityTimeout"], 6 * timeout)
-            self.assertEqual(queue["RedrivePolicy"]["deadLetterTargetArn"], {"Fn::GetAtt": ["WatchDeadLetterQueue", "Arn"]})
-            mapping = res["WatchQueueToFunction"]["Properties"]
-            self.assertEqual(mapping["EventSourceArn"], {"Fn::GetAtt": ["WatchQueue", "Arn"]})
+            self.assertEqual(queue["RedrivePolicy"]["deadLetterTargetArn"], {"Fn::GetAtt": ["WorkDeadLetterQueue", "Arn"]})
+            mapping = res["WorkQueueToFunction"]["Properties"]
+            self.assertEqual(mapping["EventSourceArn"], {"Fn::GetAtt": ["WorkQueue", "Arn"]})
             self.assertEqual(mapping["FunctionResponseTypes"], ["ReportBatchItemFailures"])
             self.assertLessEqual(mapping["BatchSize"], 10, "no batching window needed")
-            alarm = res["ChecksFailing"]["Properties"]
-            self.assertEqual(alarm["Dimensions"][0]["Value"], {"Fn::GetAtt": ["WatchDeadLetterQueue", "QueueName"]})
+            alarm = res["WorkFailing"]["Properties"]
+            self.assertEqual(alarm["Dimensions"][0]["Value"], {"Fn::GetAtt": ["WorkDeadLetterQueue", "QueueName"]})
 
 
 class CheckovSkips(unittest.TestCase):
@@ -371,84 +340,59 @@ class CheckovSkips(unittest.TestCase):
         self.assertGreater(skipped, 0)
 
 
-BUS_ARN = {
-    "site-events": {"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${CompletionEvents}"},
-    COMPLETION_EVENTS[2]: {"Ref": "CompletionEvents"},
-}
-
-
 class LeastPrivilege(unittest.TestCase):
-    """The role may invalidate the one distribution (or tenant), or assume the one role of
-    another account that may, or, with DistributionId auto, list distributions and invalidate
-    those of its account; read its own queue and defer work to it in Queued mode, send to its
-    failure queue, and write logs; with completion events, also read that distribution's
-    invalidations, publish to that one bus, and (Direct mode) read and write its watch queue;
-    nothing else, in every mode."""
+    """Who may invoke the function or write to its queues. What the function's own role may
+    do, in every combination of settings, is the contract test's (tests/test_contract.py)."""
 
-    def allowed(self, queued, distribution, bus):
-        allowed = {("sqs:SendMessage", json.dumps({"Fn::GetAtt": ["FailureQueue", "Arn"]}))}
-        if distribution == "one":
-            allowed.add(("cloudfront:CreateInvalidation", json.dumps(DISTRIBUTION_ARN)))
-        elif distribution == "tenant":
-            allowed.add(("cloudfront:CreateInvalidationForDistributionTenant", json.dumps(TENANT_ARN)))
-        elif distribution == "discover":
-            allowed.add(("cloudfront:ListDistributions", json.dumps("*")))
-            allowed.add(("cloudfront:CreateInvalidation", json.dumps(EVERY_DISTRIBUTION_ARN)))
-        else:
-            # Another account's distribution: its role holds the CloudFront rights.
-            allowed.add(("sts:AssumeRole", json.dumps({"Ref": "DistributionRoleArn"})))
-        queue_actions = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility", "sqs:SendMessage"]
-        if queued:
-            for action in queue_actions:
-                allowed.add((action, json.dumps({"Fn::GetAtt": ["BufferQueue", "Arn"]})))
-        if bus != "off":
-            allowed.add(("cloudfront:GetInvalidation", json.dumps(DISTRIBUTION_ARN)))
-            allowed.add(("events:PutEvents", json.dumps(BUS_ARN[bus])))
-            if not queued:
-                for action in queue_actions:
-                    allowed.add((action, json.dumps({"Fn::GetAtt": ["WatchQueue", "Arn"]})))
-        return allowed
-
-    def test_role_grants_nothing_beyond_what_the_function_needs(self):
+    def test_only_the_stacks_own_bucket_or_rule_may_invoke_or_enqueue(self):
         template = expanded()
-        for mode, existing, (distribution, bus) in itertools.product(["Queued", "Direct"], [False, True], SETTINGS):
-            case = (mode, existing, distribution, bus)
-            truth = conditions(mode, existing, distribution, bus)
-            res = resources(template, truth)
-            roles = {name: r for name, r in res.items() if r["Type"] == "AWS::IAM::Role"}
-            self.assertEqual(list(roles), ["InvalidatorFunctionRole"], case)
-            role = roles["InvalidatorFunctionRole"]["Properties"]
-            self.assertEqual(role.get("ManagedPolicyArns"), [BASIC_LOGGING])
-            granted = set()
-            for policy in role["Policies"]:
-                for statement in policy["PolicyDocument"]["Statement"]:
-                    self.assertEqual(statement["Effect"], "Allow")
-                    self.assertNotIn("NotAction", statement)
-                    self.assertNotIn("NotResource", statement)
-                    for action, resource in itertools.product(as_list(statement["Action"]), as_list(statement["Resource"])):
-                        self.assertNotIn("*", action, case)
-                        if resource == "*":
-                            # Only for what IAM cannot limit to a resource, and only when opted into.
-                            self.assertEqual((action, distribution), ("cloudfront:ListDistributions", "discover"), case)
-                        granted.add((action, json.dumps(resource)))
-            self.assertEqual(granted, self.allowed(mode == "Queued", distribution, bus), case)
-            assume = role["AssumeRolePolicyDocument"]["Statement"]
-            self.assertEqual([s["Principal"] for s in assume], [{"Service": ["lambda.amazonaws.com"]}])
-
-    def test_only_s3_and_eventbridge_of_this_account_may_invoke_or_enqueue(self):
-        template = expanded()
+        bucket_arn = json.dumps(TEMPLATE["Resources"]["BucketInvokesFunction"]["Properties"]["SourceArn"])
+        self.assertEqual(json.loads(bucket_arn), {"Fn::Sub": "arn:${AWS::Partition}:s3:::${BucketName}"})
+        rule_arn = {"Fn::GetAtt": ["ExistingBucketChanges", "Arn"]}
         for mode, existing, bus in itertools.product(["Queued", "Direct"], [False, True], COMPLETION_EVENTS):
+            case = (mode, existing, bus)
             res = resources(template, conditions(mode, existing, completion_events=bus))
             for name, r in res.items():
                 if r["Type"] == "AWS::Lambda::Permission":
                     props = r["Properties"]
                     self.assertIn(props["Principal"], ["s3.amazonaws.com", "events.amazonaws.com"], name)
-                    self.assertTrue("SourceAccount" in props or "SourceArn" in props, name)
-                if r["Type"] == "AWS::SQS::QueuePolicy":
-                    for statement in r["Properties"]["PolicyDocument"]["Statement"]:
-                        self.assertEqual(statement["Action"], "sqs:SendMessage")
-                        self.assertEqual(statement["Condition"], {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}})
+                    expected = rule_arn if existing else json.loads(bucket_arn)
+                    self.assertEqual(props["SourceArn"], expected, case)
+            if mode == "Queued":
+                [statement] = res["BufferQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+                self.assertEqual((statement["Effect"], statement["Action"]), ("Allow", "sqs:SendMessage"))
+                if existing:
+                    self.assertEqual(statement["Principal"], {"Service": "events.amazonaws.com"})
+                    self.assertEqual(statement["Condition"], {"ArnEquals": {"aws:SourceArn": rule_arn}})
+                else:
+                    self.assertEqual(statement["Principal"], {"Service": "s3.amazonaws.com"})
+                    self.assertEqual(statement["Condition"]["ArnEquals"], {"aws:SourceArn": json.loads(bucket_arn)})
+            if mode == "Queued" or bus != "off":
+                [deny] = res["WorkQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+                self.assertEqual((deny["Effect"], deny["Principal"], deny["Action"]), ("Deny", "*", "sqs:SendMessage"), case)
+                self.assertEqual(deny["Condition"], {"ArnNotEquals": {"aws:PrincipalArn": {"Fn::GetAtt": ["InvalidatorFunctionRole", "Arn"]}}})
+            # The role the policy names is the function's, as SAM expands it.
+            self.assertIn("InvalidatorFunctionRole", res)
 
+    def test_the_function_accepts_changes_of_its_bucket_only_in_every_mode(self):
+        for mode, existing in itertools.product(["Queued", "Direct"], [False, True]):
+            res = resources(TEMPLATE, conditions(mode, existing))
+            variables = res["InvalidatorFunction"]["Properties"]["Environment"]["Variables"]
+            self.assertEqual(variables["SOURCE_BUCKET"], {"Ref": "BucketName"}, (mode, existing))
+            if not existing:
+                self.assertEqual(res["SiteBucket"]["Properties"]["BucketName"], {"Ref": "BucketName"})
+
+
+class CostGuard(unittest.TestCase):
+    def test_the_ceiling_reaches_the_function_and_a_day_of_billed_paths_alarms(self):
+        variables = TEMPLATE["Resources"]["InvalidatorFunction"]["Properties"]["Environment"]["Variables"]
+        self.assertEqual(variables["MAX_BILLED_PATHS"], {"Ref": "MaxBilledPaths"})
+        self.assertEqual(TEMPLATE["Parameters"]["MaxBilledPaths"]["Default"], 1000)
+        alarm = TEMPLATE["Resources"]["BilledPathsHigh"]["Properties"]
+        self.assertEqual((alarm["Namespace"], alarm["MetricName"]), ("S3CloudFrontInvalidator", "BilledPaths"))
+        self.assertEqual(alarm["Dimensions"], [{"Name": "FunctionName", "Value": {"Ref": "InvalidatorFunction"}}])
+        self.assertEqual((alarm["Statistic"], alarm["Period"]), ("Sum", 86400))
+        self.assertEqual(alarm["Threshold"], {"Ref": "DailyBilledPathsAlarm"})
 
 if __name__ == "__main__":
     unittest.main()

@@ -266,6 +266,14 @@ impl FakeCloudFront {
         self.state.lock().unwrap().complete_after = complete_after;
     }
 
+    /// Moves every invalidation's CreateTime `by` into the past, as if made that long ago
+    /// (whether it is complete still follows from when it was really made).
+    pub fn backdate(&self, by: Duration) {
+        for invalidation in &mut self.state.lock().unwrap().invalidations {
+            invalidation.create_time -= by;
+        }
+    }
+
     /// Invalidation ids GetInvalidation (either form) was asked for, in order.
     pub fn checked(&self) -> Vec<String> {
         self.state.lock().unwrap().checked.clone()

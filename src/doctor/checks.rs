@@ -409,16 +409,19 @@ mod tests {
             ..Notifications::default()
         };
         assert_eq!(
-            reach(&to_queue, &[queue.clone()]),
+            reach(&to_queue, std::slice::from_ref(&queue)),
             Reach::Direct(queue.clone())
         );
-        assert_eq!(reach(&to_queue, &[function.clone()]), Reach::None);
+        assert_eq!(
+            reach(&to_queue, std::slice::from_ref(&function)),
+            Reach::None
+        );
         let to_alias = Notifications {
             functions: vec![(format!("{function}:live"), both)],
             ..Notifications::default()
         };
         assert!(matches!(
-            reach(&to_alias, &[function.clone()]),
+            reach(&to_alias, std::slice::from_ref(&function)),
             Reach::Direct(_)
         ));
         let created_only = Notifications {
@@ -426,7 +429,7 @@ mod tests {
             ..Notifications::default()
         };
         assert_eq!(
-            reach(&created_only, &[queue.clone()]),
+            reach(&created_only, std::slice::from_ref(&queue)),
             Reach::Partial {
                 target: queue.clone(),
                 missing: "s3:ObjectRemoved:*".into()

@@ -29,7 +29,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
-use crate::path::{KeyError, abbreviate};
+use crate::config::WorkQueueId;
+use crate::path::{KeyError, abbreviate, shorten};
 
 /// What happened to the object; both kinds invalidate its paths.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -64,6 +65,59 @@ pub struct Change {
     /// Paths an earlier invocation planned and deferred: not routed again. Bucket and key
     /// are empty then. Boxed: rare, and inline it would add 80 bytes to every change.
     pub routed: Option<Box<Routed>>,
+    /// Which source delivered the record.
+    pub source: Source,
+}
+
+/// Which source delivered a record, as the payload shows it. What trust is decided on
+/// ([`Decoded::provenance`]): only Lambda sets an SQS message's `eventSourceARN`, while a
+/// queue's writers choose its body and an SNS publisher or an EventBridge rule (whose
+/// constant `Input` can be any JSON) its message.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Source {
+    /// The invocation's own payload: a direct invoke, an S3 trigger, an EventBridge target.
+    #[default]
+    Invoke,
+    /// An SQS message: which queue Lambda read it from, as an index into
+    /// [`Decoded::queues`], or `None` when the message names none.
+    Queue(Option<u32>),
+    /// Inside an SNS notification, whatever delivered that.
+    Sns,
+}
+
+/// Where a record came from, judged against the function's own work queue: the one notion
+/// every trust rule is built on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provenance<'a> {
+    /// An SQS message Lambda delivered from the function's own work queue, which only the
+    /// function's role may write to.
+    WorkQueue,
+    /// An SQS message of another queue (the notification queue), by its ARN if it has one.
+    OtherQueue(Option<&'a str>),
+    /// The invocation's own payload.
+    Invoke,
+    /// Inside an SNS notification.
+    Sns,
+}
+
+impl Provenance<'_> {
+    /// Whether a work message (deferred paths, a completion check) may come from here: only
+    /// the function writes to its work queue.
+    pub fn carries_work(self) -> bool {
+        self == Provenance::WorkQueue
+    }
+}
+
+impl fmt::Display for Provenance<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Provenance::WorkQueue => f.write_str("the work queue"),
+            Provenance::OtherQueue(Some(arn)) => write!(f, "queue {}", abbreviate(arn)),
+            Provenance::OtherQueue(None) => f.write_str("an SQS message naming no queue"),
+            Provenance::Invoke => f.write_str("a direct invocation"),
+            Provenance::Sns => f.write_str("an SNS notification"),
+        }
+    }
 }
 
 /// A completion check read from the function's queue: not an object change, so it is acted on
@@ -75,6 +129,8 @@ pub struct Watched {
     pub record: String,
     /// Index into [`Decoded::sqs_message_ids`] for SQS input.
     pub message_index: Option<usize>,
+    /// Which source delivered the check.
+    pub source: Source,
 }
 
 /// Paths already planned for a distribution.
@@ -107,6 +163,10 @@ pub enum Reason {
     NotARecord,
     /// A work message of this function's own that cannot be trusted.
     InvalidWork(String),
+    /// A work message from somewhere other than the function's own work queue.
+    UntrustedWork { from: String },
+    /// A key whose only cover is `/*`, the whole distribution, while that is not allowed.
+    RootWildcard { key: String },
     /// Work (deferred paths, a completion check) for a distribution the configuration no
     /// longer names.
     UnknownDistribution(String),
@@ -132,12 +192,15 @@ impl fmt::Display for Reason {
             }
             Reason::Unrouted { bucket, key } => write!(
                 f,
-                "no route covers s3://{bucket}/{key} (check SOURCE_BUCKET, KEY_PREFIX or ROUTES)"
+                "no route covers s3://{}/{} (check SOURCE_BUCKET, KEY_PREFIX or ROUTES)",
+                abbreviate(bucket),
+                abbreviate(key)
             ),
             Reason::SkippedByPattern { key, pattern } => {
                 write!(
                     f,
-                    "key {key:?} matches SKIP_KEYS pattern {pattern:?}: not invalidated"
+                    "key {:?} matches SKIP_KEYS pattern {pattern:?}: not invalidated",
+                    abbreviate(key)
                 )
             }
             Reason::Key(KeyError::Empty) => f.write_str("object key is empty"),
@@ -145,6 +208,15 @@ impl fmt::Display for Reason {
             Reason::Missing(what) => f.write_str(what),
             Reason::NotARecord => f.write_str("not an S3 or SNS record (no s3 field)"),
             Reason::InvalidWork(problem) => write!(f, "work message is invalid: {problem}"),
+            Reason::UntrustedWork { from } => write!(
+                f,
+                "work message refused: it came from {from}, and the function reads its own messages only from its work queue (WORK_QUEUE_ARN)"
+            ),
+            Reason::RootWildcard { key } => write!(
+                f,
+                "key {:?} can only be invalidated as /*, the whole distribution: set WILDCARD_ALLOW_ROOT=true to allow that, or rename the object",
+                abbreviate(key)
+            ),
             Reason::UnknownDistribution(id) => write!(
                 f,
                 "work for distribution {id}, which the configuration no longer names: dropped"
@@ -156,8 +228,12 @@ impl fmt::Display for Reason {
                 f,
                 "completion check of invalidation {invalidation_id}: made when the function runs, not planned"
             ),
-            Reason::Unrecognised { what, found } => write!(f, "{what}: {found}"),
-            Reason::Malformed { what, error } => write!(f, "{what}: {error}"),
+            Reason::Unrecognised { what, found } => {
+                write!(f, "{what}: {}", shorten(found, MAX_PROBLEM_CHARS))
+            }
+            Reason::Malformed { what, error } => {
+                write!(f, "{what}: {}", shorten(error, MAX_PROBLEM_CHARS))
+            }
         }
     }
 }
@@ -189,6 +265,37 @@ pub struct Decoded {
     pub rejected: Vec<Skipped>,
     /// Message ids of an SQS batch, in delivery order; `None` for other shapes.
     pub sqs_message_ids: Option<Vec<String>>,
+    /// The queues SQS messages came from (their `eventSourceARN`), as [`Source::Queue`]
+    /// indexes them: one for a batch Lambda delivered.
+    pub queues: Vec<String>,
+}
+
+impl Decoded {
+    /// Where a record delivered by `source` came from, judged against `work_queue`.
+    pub fn provenance(&self, source: Source, work_queue: Option<&WorkQueueId>) -> Provenance<'_> {
+        match source {
+            Source::Invoke => Provenance::Invoke,
+            Source::Sns => Provenance::Sns,
+            Source::Queue(None) => Provenance::OtherQueue(None),
+            Source::Queue(Some(index)) => {
+                let arn = self.queues[index as usize].as_str();
+                if work_queue.is_some_and(|queue| queue.is(arn)) {
+                    Provenance::WorkQueue
+                } else {
+                    Provenance::OtherQueue(Some(arn))
+                }
+            }
+        }
+    }
+
+    /// The index in [`Decoded::queues`] of `arn`: the last one seen, or a new one (a batch
+    /// Lambda delivered names one queue; a forged one costs no search).
+    fn queue_index(&mut self, arn: &str) -> u32 {
+        if self.queues.last().is_none_or(|last| last != arn) {
+            self.queues.push(arn.to_owned());
+        }
+        (self.queues.len() - 1) as u32
+    }
 }
 
 /// A payload that cannot be read at all: the whole invocation fails with it.
@@ -346,6 +453,12 @@ enum Container {
     Message,
 }
 
+/// Longest problem quoted from a parser: its messages quote what they read.
+pub(crate) const MAX_PROBLEM_CHARS: usize = 300;
+
+/// Longest record label: room for an SQS message id, an SNS one and an abbreviated key.
+const MAX_LABEL_CHARS: usize = 400;
+
 /// Nesting allowed between envelopes (SQS around SNS around S3 is two).
 const MAX_DEPTH: usize = 3;
 
@@ -385,6 +498,8 @@ struct Record<'a> {
     event_source: Text<'a>,
     #[serde(default, rename = "messageId", borrow)]
     message_id: Text<'a>,
+    #[serde(default, rename = "eventSourceARN", borrow)]
+    event_source_arn: Text<'a>,
     #[serde(default, borrow)]
     body: Text<'a>,
     // An SNS record ([`sns`]).
@@ -402,6 +517,23 @@ struct Record<'a> {
     #[serde(default, borrow)]
     s3: Part<s3::Entity<'a>>,
 }
+
+/// The top-level fields a payload is read by.
+const FIELDS: [&str; 13] = [
+    "Records",
+    "Event",
+    "Type",
+    "MessageId",
+    "Message",
+    "source",
+    "detail-type",
+    "id",
+    "time",
+    "detail",
+    "s3cfi_work",
+    "deferred",
+    "watch",
+];
 
 /// Reads one payload's fields, decoding the records of its `Records` array as they are read.
 struct PayloadSeed<'d, 's> {
@@ -423,10 +555,18 @@ impl<'de> Visitor<'de> for PayloadSeed<'_, '_> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields<'de>, A::Error> {
         let mut fields = Fields::default();
+        // A field given twice is refused, never read one way or the other: AWS never writes
+        // one, and a reader that kept the first or the last could be made to see nothing.
+        let mut seen: Vec<&'static str> = Vec::new();
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            if let Some(&known) = FIELDS.iter().find(|&&name| name == key.as_ref()) {
+                if seen.contains(&known) {
+                    return Err(serde::de::Error::duplicate_field(known));
+                }
+                seen.push(known);
+            }
             match key.as_ref() {
-                // A second `Records` is not read: AWS never writes one.
-                "Records" if !fields.records => {
+                "Records" => {
                     fields.records = true;
                     map.next_value_seed(RecordsSeed {
                         decoded: &mut *self.decoded,
@@ -550,6 +690,9 @@ pub fn decode(raw: &[u8]) -> Result<Decoded, EventError> {
     .deserialize(&mut deserializer)
     .and_then(|fields| deserializer.end().map(|()| fields))
     .map_err(|e| match e.classify() {
+        serde_json::error::Category::Data if e.to_string().starts_with("duplicate field") => {
+            EventError::Unrecognised(format!("{}, refused: {e}", describe(raw)))
+        }
         serde_json::error::Category::Data => EventError::Unrecognised(describe(raw)),
         _ => EventError::NotJson(e.to_string()),
     })?;
@@ -584,6 +727,8 @@ struct Scope<'s> {
     envelope: Option<Envelope<'s>>,
     message_index: Option<usize>,
     depth: usize,
+    /// Which source delivered the payload: an envelope's own.
+    source: Source,
 }
 
 /// An SQS message or SNS notification around a payload.
@@ -596,13 +741,19 @@ struct Envelope<'s> {
 }
 
 impl<'s> Scope<'s> {
-    /// The scope of a payload inside `envelope`, within this one.
-    fn nested(&'s self, envelope: Envelope<'s>, message_index: Option<usize>) -> Scope<'s> {
+    /// The scope of a payload inside `envelope`, delivered by `source`, within this one.
+    fn nested(
+        &'s self,
+        envelope: Envelope<'s>,
+        message_index: Option<usize>,
+        source: Source,
+    ) -> Scope<'s> {
         Scope {
             outer: Some(self),
             envelope: Some(envelope),
             message_index: message_index.or(self.message_index),
             depth: self.depth + 1,
+            source,
         }
     }
 
@@ -620,7 +771,8 @@ impl<'s> Scope<'s> {
         }
     }
 
-    /// The operator's label for a record at `label` within this scope.
+    /// The operator's label for a record at `label` within this scope, at most
+    /// [`MAX_LABEL_CHARS`] characters: envelope ids and references are the sender's.
     fn record(&self, label: impl fmt::Display) -> String {
         let mut out = String::with_capacity(96);
         self.write_label(&mut out);
@@ -631,6 +783,10 @@ impl<'s> Scope<'s> {
         let _ = write!(out, "{label}");
         if out.len() == outer + 1 {
             out.truncate(outer);
+        }
+        if let Some((end, _)) = out.char_indices().nth(MAX_LABEL_CHARS) {
+            out.truncate(end);
+            out.push('…');
         }
         out
     }
@@ -664,6 +820,7 @@ impl<'s> Scope<'s> {
             message_index: self.message_index,
             second_reading: false,
             routed: None,
+            source: self.source,
         }
     }
 }

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use super::{Container, Decoded, Envelope, Fields, Reason, Record, Scope};
+use super::{Container, Decoded, Envelope, Fields, Reason, Record, Scope, Source};
 
 /// The `Sns` part of an SNS record.
 #[derive(Deserialize)]
@@ -30,7 +30,7 @@ pub(super) fn decode_record(decoded: &mut Decoded, record: &Record, scope: &Scop
                 channel: "sns",
                 id: &sns.message_id,
             };
-            let inner = scope.nested(envelope, None);
+            let inner = scope.nested(envelope, None, Source::Sns);
             decoded.decode_embedded(&sns.message, &inner, Container::Message);
         }
         Err(error) => decoded.reject(
@@ -58,6 +58,7 @@ pub(super) fn decode_envelope(decoded: &mut Decoded, fields: &Fields, scope: &Sc
         channel: "sns",
         id,
     };
-    decoded.decode_embedded(message, &scope.nested(envelope, None), Container::Message);
+    let inner = scope.nested(envelope, None, Source::Sns);
+    decoded.decode_embedded(message, &inner, Container::Message);
     true
 }

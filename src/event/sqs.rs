@@ -1,7 +1,7 @@
 //! An SQS batch: every message's body is an S3 notification, an SNS envelope around one, or
 //! an EventBridge event. Each message's id is kept so that only failed messages come back.
 
-use super::{Container, Decoded, Envelope, Item, Part, Reason, Scope};
+use super::{Container, Decoded, Envelope, Item, Part, Reason, Scope, Source};
 
 /// Decodes element `index` of an SQS batch, the message after those whose ids are in `ids`.
 pub(super) fn decode_message(
@@ -19,6 +19,7 @@ pub(super) fn decode_message(
         let scope = Scope {
             message_index,
             depth: 1,
+            source: Source::Queue(None),
             ..Scope::default()
         };
         let reason = Reason::Malformed {
@@ -36,7 +37,14 @@ pub(super) fn decode_message(
         channel: "sqs",
         id: &id,
     };
-    let scope = root.nested(envelope, message_index);
+    // Lambda sets the queue's ARN; the message's writer cannot.
+    let source = Source::Queue(
+        message
+            .event_source_arn
+            .as_deref()
+            .map(|arn| decoded.queue_index(arn)),
+    );
+    let scope = root.nested(envelope, message_index, source);
     match message.body.as_deref() {
         Some(body) => decoded.decode_embedded(body, &scope, Container::Body),
         None => decoded.reject(

@@ -178,13 +178,45 @@ impl<'de> Deserialize<'de> for Timestamp {
     }
 }
 
+/// Longest reference or caller reference of a work message (CloudFront allows 128).
+const MAX_REFERENCE_CHARS: usize = 128;
+
+/// The problem, shortened: serde's messages quote what they read, which the sender chose.
 fn invalid(problem: String) -> Reason {
-    Reason::InvalidWork(problem)
+    Reason::InvalidWork(crate::path::shorten(&problem, super::MAX_PROBLEM_CHARS).into_owned())
+}
+
+fn validate_tenant(tenant: &str) -> Result<(), Reason> {
+    if (1..=128).contains(&tenant.len())
+        && tenant
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "tenant id {:?} is not one (1 to 128 characters)",
+            crate::path::abbreviate(tenant)
+        )))
+    }
 }
 
 /// Why a deferred payload cannot be trusted, if it cannot.
 fn validate_deferred(deferred: &Deferred) -> Result<(), Reason> {
     validate_distribution(&deferred.distribution_id)?;
+    // The function writes a CallerReference and a part number.
+    let reference = &deferred.reference;
+    if !(1..=MAX_REFERENCE_CHARS).contains(&reference.len())
+        || !reference.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Err(invalid(format!(
+            "reference {:?} is not one (1 to {MAX_REFERENCE_CHARS} visible ASCII characters)",
+            crate::path::abbreviate(reference)
+        )));
+    }
+    if let Some(tenant) = &deferred.tenant_id {
+        validate_tenant(tenant)?;
+    }
     if deferred.paths.is_empty() || deferred.paths.len() > MAX_PATHS_PER_REQUEST {
         return Err(invalid(format!(
             "{} paths; 1 to {MAX_PATHS_PER_REQUEST} expected",
@@ -313,6 +345,7 @@ fn decode_deferred(decoded: &mut Decoded, raw: &RawValue, scope: &Scope, label: 
             record: scope.record(format_args!("{label} {}", deferred.reference)),
             message_index: scope.message_index,
             second_reading: false,
+            source: scope.source,
             routed: Some(Box::new(Routed {
                 distribution_id: deferred.distribution_id,
                 tenant_id: deferred.tenant_id,
@@ -339,6 +372,7 @@ fn decode_watch(decoded: &mut Decoded, raw: &RawValue, scope: &Scope, label: &st
         Ok(watch) => decoded.watches.push(Watched {
             record: scope.record(format_args!("{label} {}", watch.invalidation_id)),
             message_index: scope.message_index,
+            source: scope.source,
             watch,
         }),
         Err(reason) => decoded.reject(scope, label, reason),

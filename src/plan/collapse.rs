@@ -12,8 +12,10 @@ use super::{Coverage, Gathered, Paths, is_wildcard};
 use crate::config::CollapsePolicy;
 
 /// Folds paths already covered by a wildcard into it, then, if the policy allows,
-/// replaces directories with `dir/*` where that bills the fewest paths.
-pub(super) fn collapse(paths: Paths, policy: &CollapsePolicy) -> Coverage {
+/// replaces directories with `dir/*` where that bills the fewest paths. Billing more than
+/// `room` (the cost guard, `MAX_BILLED_PATHS`), any directory the depth rules allow may
+/// become a wildcard, however few changes it holds: the widest the settings allow.
+pub(super) fn collapse(paths: Paths, policy: &CollapsePolicy, room: usize) -> Coverage {
     let mut paths = merge_covered(paths);
     if !policy.collapse {
         return paths.into_coverage();
@@ -21,8 +23,12 @@ pub(super) fn collapse(paths: Paths, policy: &CollapsePolicy) -> Coverage {
     let tree = DirTree::build(&paths);
     let budget = policy.wildcard_budget;
     let mut solved = tree.solve(policy, budget, Threshold::Busy);
-    if solved.best[DirTree::ROOT][budget].is_none() {
-        solved = tree.solve(policy, budget, Threshold::Any);
+    let billed = |solved: &Solved| solved.best[DirTree::ROOT][budget].map(|cost| cost.billed);
+    if billed(&solved).is_none_or(|billed| billed > room) {
+        let widest = tree.solve(policy, budget, Threshold::Any);
+        if billed(&widest).is_some_and(|wide| billed(&solved).is_none_or(|busy| wide < busy)) {
+            solved = widest;
+        }
     }
     if solved.best[DirTree::ROOT][budget].is_none() {
         // No cover within the budget (top-level wildcards without `/*`, say): send the

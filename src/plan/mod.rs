@@ -21,8 +21,9 @@ pub use isolate::{by_kind, halves, wider};
 
 use collapse::collapse;
 
-use crate::config::{Config, MAX_PATHS_PER_REQUEST, MAX_WILDCARDS_IN_PROGRESS, Role};
-use crate::event::{Change, Decoded, Identity, Reason, Skipped};
+use crate::config::{Config, MAX_PATHS_PER_REQUEST, MAX_WILDCARDS_IN_PROGRESS, Role, Route};
+use crate::event::{Change, Decoded, Identity, Reason, Routed, Skipped};
+use crate::path::abbreviate;
 use crate::route::targets;
 
 /// One CreateInvalidation (or CreateInvalidationForDistributionTenant) request.
@@ -242,13 +243,21 @@ pub fn plan(decoded: &Decoded, config: &Config) -> Plan {
             message_index: change.message_index,
         };
         if let Some(routed) = &change.routed {
-            // Deferred work: its paths were planned before; its destination is whichever
-            // configured route still names its distribution and tenant.
+            // Deferred work: its paths were planned before, by this function if it came from
+            // its work queue, and are checked again as if planned now; its destination is
+            // whichever configured route still names its distribution and tenant.
+            let provenance = decoded.provenance(change.source, config.guards.work_queue.as_ref());
+            if !provenance.carries_work() {
+                plan.rejected.push(left_out(untrusted(provenance)));
+                continue;
+            }
             let route = config
                 .routes_to(&routed.distribution_id)
                 .find(|route| route.tenant_id == routed.tenant_id);
-            match route {
-                Some(route) => {
+            let checked = route.map(|route| recheck(config, routed).map(|()| route));
+            match checked {
+                Some(Err(reason)) => plan.rejected.push(left_out(reason)),
+                Some(Ok(route)) => {
                     let destination = Destination {
                         distribution_id: &route.distribution_id,
                         tenant_id: route.tenant_id.as_deref(),
@@ -296,14 +305,29 @@ pub fn plan(decoded: &Decoded, config: &Config) -> Plan {
         }
     }
     for (index, watched) in decoded.watches.iter().enumerate() {
+        let provenance = decoded.provenance(watched.source, config.guards.work_queue.as_ref());
+        if !provenance.carries_work() {
+            plan.rejected.push(Skipped {
+                record: watched.record.clone(),
+                reason: untrusted(provenance),
+                message_index: watched.message_index,
+            });
+            continue;
+        }
         let id = &watched.watch.distribution_id;
+        let configured = config
+            .routes_to(id)
+            .any(|route| route.tenant_id == watched.watch.tenant_id);
         let dropped = if config.completion.is_none() {
             Reason::CompletionEventsOff
-        } else if config.routes_to(id).next().is_some() {
+        } else if configured {
             plan.watches.push(index);
             continue;
         } else {
-            Reason::UnknownDistribution(id.clone())
+            Reason::UnknownDistribution(match &watched.watch.tenant_id {
+                Some(tenant) => format!("{id} (tenant {tenant})"),
+                None => id.clone(),
+            })
         };
         tracing::warn!(distribution_id = %id, invalidation_id = %watched.watch.invalidation_id, reason = %dropped, "dropping a completion check");
         plan.skipped.push(Skipped {
@@ -313,10 +337,13 @@ pub fn plan(decoded: &Decoded, config: &Config) -> Plan {
         });
     }
     by_destination.sort_unstable_by_key(|(destination, _)| destination.key());
+    let max_billed = config.guards.max_billed_paths;
     for (destination, gathered) in by_destination {
         let paths = gathered.into_paths();
         plan.summary.changed_paths += paths.paths.len();
-        let collapsed = collapse(paths, &config.policy);
+        // The invocation's ceiling, less what the destinations before this one bill.
+        let room = max_billed.saturating_sub(plan.summary.billed_paths);
+        let collapsed = collapse(paths, &config.policy, room);
         plan.summary.billed_paths += collapsed.len();
         plan.summary.wildcards += collapsed
             .iter()
@@ -327,7 +354,88 @@ pub fn plan(decoded: &Decoded, config: &Config) -> Plan {
                 .push(Invalidation::new(destination, batch, &decoded.changes));
         }
     }
+    if plan.summary.billed_paths > max_billed {
+        // Sent all the same: what the changes need is never dropped, but the operator hears.
+        tracing::warn!(
+            billed_paths = plan.summary.billed_paths,
+            max_billed_paths = max_billed,
+            "billing more paths than MAX_BILLED_PATHS even with the widest wildcards the settings allow (WILDCARD_BUDGET, WILDCARD_MIN_DEPTH, WILDCARD_ALLOW_ROOT): sending them"
+        );
+    }
     plan
+}
+
+/// Why a work message from `provenance` is refused.
+fn untrusted(provenance: crate::event::Provenance) -> Reason {
+    tracing::warn!(from = %provenance, "refusing a work message that did not come from the work queue");
+    Reason::UntrustedWork {
+        from: provenance.to_string(),
+    }
+}
+
+/// Deferred paths checked against the routes to their destination as if planned now: each
+/// path must be one a route could have planned for a key it does not skip, and `/*` only
+/// where the whole distribution may be invalidated. (Wildcards shallower than
+/// `WILDCARD_MIN_DEPTH` pass: a key holding `~` or `*` needs one wherever it sits.)
+fn recheck(config: &Config, routed: &Routed) -> Result<(), Reason> {
+    let routes: Vec<&Route> = config
+        .routes_to(&routed.distribution_id)
+        .filter(|route| route.tenant_id == routed.tenant_id)
+        .collect();
+    for path in &routed.paths {
+        if path == "/*" && !config.policy.allow_root {
+            return Err(Reason::InvalidWork(
+                "path /* invalidates the whole distribution, which WILDCARD_ALLOW_ROOT does not allow".into(),
+            ));
+        }
+        let mut refused = None;
+        let accepted = routes
+            .iter()
+            .any(|route| match route_could_plan(route, path) {
+                Ok(()) => true,
+                Err(reason) => {
+                    refused.get_or_insert(reason);
+                    false
+                }
+            });
+        if !accepted {
+            return Err(refused.unwrap_or_else(|| {
+                Reason::InvalidWork(format!("path {:?} is on no route", abbreviate(path)))
+            }));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `route` could have planned `path`: under its path prefix, and not for a key it
+/// skips.
+fn route_could_plan(route: &Route, path: &str) -> Result<(), Reason> {
+    let prefix = route.path_prefix.as_str();
+    let relative = path
+        .strip_prefix(prefix)
+        .filter(|rest| prefix.is_empty() || rest.is_empty() || rest.starts_with(['/', '*']));
+    let Some(relative) = relative else {
+        return Err(Reason::InvalidWork(format!(
+            "path {:?} is outside PATH_PREFIX {prefix:?}",
+            abbreviate(path)
+        )));
+    };
+    // The key the path stands for (a wildcard: the keys it starts), as the route maps keys.
+    let stem = relative.strip_suffix('*').unwrap_or(relative);
+    let decoded = percent_encoding::percent_decode_str(stem).decode_utf8_lossy();
+    let key = format!(
+        "{}{}",
+        route.key_prefix,
+        decoded.strip_prefix('/').unwrap_or(&decoded)
+    );
+    match route.skip_keys.matching(&key) {
+        Some(pattern) => Err(Reason::InvalidWork(format!(
+            "path {:?} is of key {:?}, which SKIP_KEYS pattern {pattern:?} skips",
+            abbreviate(path),
+            abbreviate(&key)
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Adds `paths`, standing for change `index`, to what goes to `destination`.
@@ -463,6 +571,7 @@ mod tests {
                     message_index: Some(i),
                     second_reading: false,
                     routed: None,
+                    source: Default::default(),
                 })
                 .collect(),
             ..Decoded::default()

@@ -24,7 +24,7 @@ use aws_smithy_runtime_api::client::http::{
 };
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 
-use super::{Invalidator, Progress, Receipt, SendError};
+use super::{Described, Facts, Invalidator, Progress, Receipt, SendError};
 use crate::config::Role;
 use crate::plan::{Destination, Invalidation};
 
@@ -317,19 +317,29 @@ impl Invalidator for CloudFront {
         destination: Destination<'_>,
         invalidation_id: &str,
     ) -> Result<Progress, SendError> {
+        self.describe_invalidation(destination, invalidation_id)
+            .await
+            .map(|described| described.progress)
+    }
+
+    async fn describe_invalidation(
+        &self,
+        destination: Destination<'_>,
+        invalidation_id: &str,
+    ) -> Result<Described, SendError> {
         let client = self.client_for(destination.role).await;
         let asked = Asked {
             destination,
             invalidation_id,
         };
-        let status = match destination.tenant_id {
+        let found = match destination.tenant_id {
             None => client
                 .get_invalidation()
                 .distribution_id(destination.distribution_id)
                 .id(invalidation_id)
                 .send()
                 .await
-                .map(|output| output.invalidation().map(|i| i.status().to_owned()))
+                .map(|output| output.invalidation)
                 .map_err(|error| classify_check(error, &asked))?,
             Some(tenant) => client
                 .get_invalidation_for_distribution_tenant()
@@ -337,18 +347,24 @@ impl Invalidator for CloudFront {
                 .id(invalidation_id)
                 .send()
                 .await
-                .map(|output| output.invalidation().map(|i| i.status().to_owned()))
+                .map(|output| output.invalidation)
                 .map_err(|error| classify_check(error, &asked))?,
         };
+        let incomplete = || SendError::Transport("incomplete GetInvalidation answer".into());
+        let found = found.ok_or_else(incomplete)?;
         // As with CreateInvalidation, trust only an answer that says something. CloudFront
         // writes `Completed`; emulators (moto) write `COMPLETED`.
-        match status.as_deref() {
-            Some(status) if status.eq_ignore_ascii_case("Completed") => Ok(Progress::Completed),
-            Some(status) if !status.is_empty() => Ok(Progress::InProgress),
-            _ => Err(SendError::Transport(
-                "incomplete GetInvalidation answer".into(),
-            )),
-        }
+        let progress = match found.status() {
+            status if status.eq_ignore_ascii_case("Completed") => Progress::Completed,
+            "" => return Err(incomplete()),
+            _ => Progress::InProgress,
+        };
+        let facts = found.invalidation_batch().map(|batch| Facts {
+            created_at: std::time::SystemTime::try_from(*found.create_time()).ok(),
+            caller_reference: batch.caller_reference().to_owned(),
+            paths: batch.paths().map_or(0, |paths| paths.items().len()),
+        });
+        Ok(Described { progress, facts })
     }
 }
 

@@ -129,7 +129,7 @@ impl SendError {
 /// The CloudFront calls the function makes: CreateInvalidation for the request's
 /// distribution, or CreateInvalidationForDistributionTenant for its tenant, and GetInvalidation
 /// to check on one, with the function's credentials or through the request's role.
-pub trait Invalidator {
+pub trait Invalidator: Sync {
     /// CreateInvalidation: a new invalidation, or the one made before with this reference.
     fn create_invalidation(
         &self,
@@ -143,6 +143,43 @@ pub trait Invalidator {
         destination: Destination<'_>,
         invalidation_id: &str,
     ) -> impl Future<Output = Result<Progress, SendError>> + Send;
+
+    /// GetInvalidation, with what CloudFront says the invalidation holds: what a completion
+    /// event reports, rather than what the message asking for the check claims. The default
+    /// knows only where it stands.
+    fn describe_invalidation(
+        &self,
+        destination: Destination<'_>,
+        invalidation_id: &str,
+    ) -> impl Future<Output = Result<Described, SendError>> + Send {
+        async move {
+            self.get_invalidation(destination, invalidation_id)
+                .await
+                .map(|progress| Described {
+                    progress,
+                    facts: None,
+                })
+        }
+    }
+}
+
+/// GetInvalidation's answer: where the invalidation stands and, from CloudFront's own record
+/// of it, what it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Described {
+    pub progress: Progress,
+    /// `None` when the answer held no batch (or the invalidator reads none).
+    pub facts: Option<Facts>,
+}
+
+/// What CloudFront recorded of an invalidation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Facts {
+    /// CreateTime.
+    pub created_at: Option<SystemTime>,
+    pub caller_reference: String,
+    /// Paths the batch holds: what was billed.
+    pub paths: usize,
 }
 
 /// Exponential backoff with jitter, bounded by the deadline.
@@ -253,9 +290,9 @@ pub async fn check(
     invalidation_id: &str,
     deadline: Instant,
     backoff: Backoff,
-) -> Result<Progress, SendError> {
+) -> Result<Described, SendError> {
     retrying(
-        || invalidator.get_invalidation(destination, invalidation_id),
+        || invalidator.describe_invalidation(destination, invalidation_id),
         deadline,
         backoff,
         SendError::is_retryable,
@@ -391,7 +428,10 @@ mod tests {
             Ok(completed),
         ]);
         let progress = check(&throttled, E1, "I1", deadline, FAST).await;
-        assert_eq!(progress, Ok(Progress::Completed));
+        assert_eq!(
+            progress.map(|described| described.progress),
+            Ok(Progress::Completed)
+        );
         assert_eq!(throttled.calls.lock().unwrap().len(), 2);
         let gone = scripted(vec![Err(SendError::NoSuchInvalidation {
             invalidation_id: "I1".into(),

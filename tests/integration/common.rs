@@ -313,6 +313,22 @@ pub fn sqs_message(id: &str, body: &Value) -> Value {
     json!({"messageId": id, "body": body.to_string(), "eventSource": "aws:sqs"})
 }
 
+/// The ARN Lambda names the queue at `url` by in its SQS events (`eventSourceARN`): the
+/// account and name are the URL's last two segments.
+pub fn queue_arn(url: &str) -> String {
+    let mut segments = url.trim_end_matches('/').rsplit('/');
+    let name = segments.next().unwrap();
+    let account = segments.next().unwrap();
+    format!("arn:aws:sqs:us-east-1:{account}:{name}")
+}
+
+/// An SQS message with `body`, as Lambda delivers it from the queue at `url`.
+pub fn queue_message(id: &str, body: &Value, url: &str) -> Value {
+    let mut message = sqs_message(id, body);
+    message["eventSourceARN"] = json!(queue_arn(url));
+    message
+}
+
 /// Lambda's SQS event for `messages`.
 pub fn sqs_event(messages: &[Value]) -> Value {
     json!({ "Records": messages })
@@ -334,7 +350,7 @@ pub async fn sqs_queue(endpoint: &str, name: &str) -> (aws_sdk_sqs::Client, Stri
 }
 
 /// Every message visible in the queue (and deletes it), as the records of one Lambda SQS
-/// event.
+/// event from that queue.
 pub async fn receive_all(client: &aws_sdk_sqs::Client, url: &str) -> Vec<Value> {
     let mut records = Vec::new();
     loop {
@@ -354,6 +370,7 @@ pub async fn receive_all(client: &aws_sdk_sqs::Client, url: &str) -> Vec<Value> 
                 "messageId": message.message_id().unwrap(),
                 "body": message.body().unwrap(),
                 "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn(url),
             }));
             client
                 .delete_message()

@@ -21,6 +21,9 @@ use serde_json::{Value, json};
 
 const BUS: &str = "site-events";
 
+/// A work queue nothing listens on, for checks that must never reach it.
+const WATCH_URL: &str = "http://127.0.0.1:9/123456789012/watch";
+
 /// A bus in moto's EventBridge whose rule sends every event of this function to a queue.
 struct Subscriber {
     sqs: aws_sdk_sqs::Client,
@@ -282,10 +285,11 @@ async fn an_invalidation_in_progress_is_checked_later_and_later_then_announced_o
         "nothing announced while in progress"
     );
 
-    // Thirty minutes on: the bound reads only the time since CloudFront's CreateTime.
+    // Thirty minutes on: the bound reads only the time since CloudFront's CreateTime, which
+    // the check takes from GetInvalidation (a message claiming another is not believed).
+    fake.backdate(Duration::from_secs(30 * 60 + 5));
     let mut late = body(&message);
-    let half_an_hour_ago = SystemTime::now() - Duration::from_secs(30 * 60 + 5);
-    late["watch"]["created_at"] = json!(Timestamp::from(half_an_hour_ago).to_string());
+    late["watch"]["created_at"] = json!(Timestamp::from(SystemTime::now()).to_string());
     message["body"] = json!(late.to_string());
     let outcome = handler
         .run_json(&sqs_event(&[message]), deadline(Duration::from_secs(10)))
@@ -324,7 +328,27 @@ async fn a_failed_check_fails_only_its_own_message() {
     let fake = fake().await;
     fake.set_complete_after(Duration::ZERO);
     fake.add_tenant("dt_blog", DISTRIBUTION);
-    let handler = watching_handler(&fake.endpoint(), &moto, DISTRIBUTION, &watch_url);
+    // The tenant is one the configuration names: a check of any other is dropped.
+    let tenant_route = format!(
+        r#"[{{"distribution_id":"{DISTRIBUTION}","bucket":"example-site"}},{{"distribution_id":"{DISTRIBUTION}","tenant_id":"dt_blog","bucket":"example-site","key_prefix":"tenant-blog/"}}]"#
+    );
+    let aws = sdk_config(&moto.endpoint);
+    let handler = Handler {
+        watching: Some(Watching {
+            queue: Sqs::new(&aws, &watch_url),
+            publisher: EventBridge::new(&aws, BUS),
+        }),
+        ..crate::common::handler(
+            &fake.endpoint(),
+            config(&[
+                ("ROUTES", tenant_route.as_str()),
+                ("INDEX_DOCUMENT", "index.html"),
+                ("COMPLETION_EVENTS", BUS),
+                ("WATCH_QUEUE_URL", &watch_url),
+                ("COMPLETION_CHECK_DELAY_SECONDS", "0"),
+            ]),
+        )
+    };
     handle_sample(&handler, "s3-put.json").await.unwrap();
     let made = receive_all(&sqs, &watch_url).await;
     let good = body(&made[0]);
@@ -336,8 +360,8 @@ async fn a_failed_check_fails_only_its_own_message() {
     let mut upload = event("sqs-batch.json")["Records"][0].clone();
     upload["messageId"] = json!("upload");
     let batch = sqs_event(&[
-        sqs_message("tenant", &tenant),
-        sqs_message("gone", &gone),
+        queue_message("tenant", &tenant, &watch_url),
+        queue_message("gone", &gone, &watch_url),
         upload,
     ]);
     let outcome = handler
@@ -366,7 +390,7 @@ async fn a_failed_check_fails_only_its_own_message() {
 }
 
 #[tokio::test]
-async fn a_check_that_cannot_be_queued_sends_the_messages_back() {
+async fn a_check_that_cannot_be_queued_hands_back_a_direct_event_but_not_an_sqs_batch() {
     let Some(moto) = start_moto().await else {
         return;
     };
@@ -377,12 +401,10 @@ async fn a_check_that_cannot_be_queued_sends_the_messages_back() {
         .handle_json(&event("sqs-batch.json"), deadline(Duration::from_secs(10)))
         .await
         .unwrap();
-    assert_eq!(failed_message_ids(&answer).len(), 3, "{answer}");
-    assert_eq!(
-        fake.invalidations().len(),
-        1,
-        "made, and found again next time"
-    );
+    // Redelivered, the messages could come back in other batches, under other references,
+    // and be billed again: the batch is acknowledged, the missed check counted.
+    assert!(failed_message_ids(&answer).is_empty(), "{answer}");
+    assert_eq!(fake.invalidations().len(), 1);
     // A direct event is handed back to Lambda, to retry.
     let error = handle_sample(&handler, "s3-put.json").await.unwrap_err();
     assert!(matches!(error, HandlerError::RetryLater { .. }), "{error}");
@@ -403,7 +425,7 @@ async fn bad_watch_messages_are_rejected_without_blocking_the_batch() {
             ("DISTRIBUTION_ID", DISTRIBUTION),
             ("SOURCE_BUCKET", "example-site"),
             ("COMPLETION_EVENTS", BUS),
-            ("WATCH_QUEUE_URL", "http://127.0.0.1:9/123456789012/watch"),
+            ("WATCH_QUEUE_URL", WATCH_URL),
         ]),
     );
     let good = json!({
@@ -455,7 +477,7 @@ async fn bad_watch_messages_are_rejected_without_blocking_the_batch() {
     ];
     for (body, reason) in cases {
         let batch = sqs_event(&[
-            sqs_message("bad", &body),
+            queue_message("bad", &body, WATCH_URL),
             event("sqs-batch.json")["Records"][0].clone(),
         ]);
         let outcome = handler
@@ -476,7 +498,11 @@ async fn bad_watch_messages_are_rejected_without_blocking_the_batch() {
 
     // A check for a distribution no longer configured, or while completion events are off,
     // is dropped with its reason, not failed.
-    let stale = sqs_event(&[sqs_message("old", &with("distribution_id", json!("EGONE")))]);
+    let stale = sqs_event(&[queue_message(
+        "old",
+        &with("distribution_id", json!("EGONE")),
+        WATCH_URL,
+    )]);
     let outcome = handler
         .run_json(&stale, deadline(Duration::from_secs(5)))
         .await
@@ -487,8 +513,15 @@ async fn bad_watch_messages_are_rejected_without_blocking_the_batch() {
     );
     let answer = serde_json::to_value(handler::answer(&outcome).unwrap()).unwrap();
     assert!(failed_message_ids(&answer).is_empty());
-    let off = crate::common::handler(&fake.endpoint(), site_config(DISTRIBUTION));
-    let current = sqs_event(&[sqs_message("on", &with("checks", json!(1)))]);
+    let off = crate::common::handler(
+        &fake.endpoint(),
+        config(&[
+            ("DISTRIBUTION_ID", DISTRIBUTION),
+            ("SOURCE_BUCKET", "example-site"),
+            ("WORK_QUEUE_ARN", &queue_arn(WATCH_URL)),
+        ]),
+    );
+    let current = sqs_event(&[queue_message("on", &with("checks", json!(1)), WATCH_URL)]);
     let outcome = off
         .run_json(&current, deadline(Duration::from_secs(5)))
         .await
@@ -584,13 +617,13 @@ async fn the_binary_announces_a_completion_and_measures_how_long_it_took() {
     );
     let completed = parsed
         .iter()
-        .find(|line| line["fields"]["message"] == "invalidation completed")
+        .find(|line| line["message"] == "invalidation completed")
         .expect("a completion log line");
-    assert_eq!(completed["fields"]["seconds_to_complete"], seconds);
-    assert_eq!(completed["fields"]["event_id"], detail["event_id"]);
+    assert_eq!(completed["seconds_to_complete"], seconds);
+    assert_eq!(completed["event_id"], detail["event_id"]);
     let outcome = parsed
         .iter()
-        .rfind(|line| line["fields"]["message"] == "invalidation outcome")
+        .rfind(|line| line["message"] == "invalidation outcome")
         .unwrap();
-    assert_eq!(outcome["fields"]["completed"], invalidation_id.as_str());
+    assert_eq!(outcome["completed"], json!([invalidation_id]));
 }

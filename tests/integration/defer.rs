@@ -117,7 +117,16 @@ async fn a_deferral_that_cannot_be_written_sends_the_messages_back() {
 #[tokio::test]
 async fn bad_deferred_payloads_are_rejected_without_blocking_the_batch() {
     let fake = fake().await;
-    let handler = handler(&fake.endpoint(), site_config(DISTRIBUTION));
+    let work_url = "http://127.0.0.1:9/123456789012/work";
+    let handler = handler(
+        &fake.endpoint(),
+        config(&[
+            ("DISTRIBUTION_ID", DISTRIBUTION),
+            ("SOURCE_BUCKET", "example-site"),
+            ("INDEX_DOCUMENT", "index.html"),
+            ("WORK_QUEUE_ARN", &queue_arn(work_url)),
+        ]),
+    );
     let good = |paths: Value| json!({"s3cfi_work": 1, "deferred": {"distribution_id": DISTRIBUTION, "reference": "s3cfi-x.0", "paths": paths, "deferrals": 1}});
     let cases = [
         (
@@ -140,8 +149,8 @@ async fn bad_deferred_payloads_are_rejected_without_blocking_the_batch() {
     ];
     for (body, reason) in cases {
         let batch = sqs_event(&[
-            sqs_message("bad", &body),
-            sqs_message("good", &good(json!(["/ok.html"]))),
+            queue_message("bad", &body, work_url),
+            queue_message("good", &good(json!(["/ok.html"])), work_url),
         ]);
         let decoded =
             s3_cloudfront_invalidator::event::decode(batch.to_string().as_bytes()).unwrap();
@@ -159,9 +168,10 @@ async fn bad_deferred_payloads_are_rejected_without_blocking_the_batch() {
         assert_eq!(failed_message_ids(&answer), ["bad"], "{reason}");
     }
     // Work for a distribution no longer configured is dropped, not failed.
-    let stale = sqs_event(&[sqs_message(
+    let stale = sqs_event(&[queue_message(
         "old",
         &json!({"s3cfi_work": 1, "deferred": {"distribution_id": "EGONE", "reference": "r", "paths": ["/a"], "deferrals": 1}}),
+        work_url,
     )]);
     let answer = handler
         .handle_json(&stale, deadline(Duration::from_secs(5)))

@@ -18,3 +18,4 @@ mod plan_cli;
 mod runtime;
 mod simulate;
 mod tenants;
+mod trust;

@@ -157,6 +157,8 @@ fn emf_line_follows_the_embedded_metric_format() {
             "InvalidationsCreated",
             "InvalidationsOverdue",
             "InvalidationsReused",
+            "InvalidationsUnwatched",
+            "RefusedWork",
             "Retries",
             "SkippedRecords",
             "Throttles",
@@ -222,49 +224,64 @@ fn assert_nothing_secret(lines: &[String]) {
 }
 
 #[tokio::test]
-async fn json_logs_carry_the_outcome_and_request_id() {
+async fn json_logs_are_flat_with_the_request_id_and_lists_as_arrays() {
     let lines = binary_output("JSON", &["sqs-batch.json", "bad-sqs-partial.json"], vec![]).await;
     assert_nothing_secret(&lines);
     let parsed: Vec<Value> = lines
         .iter()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
         .collect();
+    // Every log line (the EMF lines aside) is flat: what Logs Insights discovers by name.
+    for line in parsed.iter().filter(|v| v["_aws"].is_null()) {
+        for nested in ["fields", "span", "spans"] {
+            assert!(line.get(nested).is_none(), "{nested} in {line}");
+        }
+        assert!(
+            line["level"].is_string() && line["message"].is_string(),
+            "{line}"
+        );
+        let timestamp = line["timestamp"].as_str().unwrap_or_default();
+        assert!(
+            timestamp.len() == 27 && timestamp.as_bytes()[10] == b'T' && timestamp.ends_with('Z'),
+            "RFC 3339 timestamp: {line}"
+        );
+    }
     let outcomes: Vec<&Value> = parsed
         .iter()
-        .filter(|v| v["fields"]["message"] == "invalidation outcome")
+        .filter(|v| v["message"] == "invalidation outcome")
         .collect();
     assert_eq!(outcomes.len(), 2, "{lines:#?}");
     let ok = &outcomes[0];
     assert_eq!(ok["level"], "INFO");
-    assert_eq!(ok["fields"]["outcome"], "ok");
-    assert_eq!(ok["fields"]["billed_paths"], 3);
-    assert!(
-        ok["fields"]["caller_references"]
-            .as_str()
-            .unwrap()
-            .starts_with("s3cfi-")
-    );
-    assert!(
-        ok["fields"]["invalidations"]
-            .as_str()
-            .unwrap()
-            .starts_with('I')
-    );
+    assert_eq!(ok["requestId"], "req-00000001");
+    assert_eq!(ok["outcome"], "ok");
+    assert_eq!(ok["billed_paths"], 3);
+    assert_eq!(ok["skipped"], serde_json::json!([]));
+    let references = ok["caller_references"].as_array().unwrap();
+    assert_eq!(references.len(), 1);
+    assert!(references[0].as_str().unwrap().starts_with("s3cfi-"));
+    let invalidations = ok["invalidations"].as_array().unwrap();
+    assert_eq!(invalidations.len(), 1);
+    assert!(invalidations[0].as_str().unwrap().starts_with('I'));
     let partial = &outcomes[1];
     assert_eq!(partial["level"], "WARN");
-    assert_eq!(partial["fields"]["failed_records"], 1);
-    let failed: Value =
-        serde_json::from_str(partial["fields"]["failed"].as_str().unwrap()).unwrap();
+    assert_eq!(partial["requestId"], "req-00000002");
+    assert_eq!(partial["failed_records"], 1);
+    let failed = partial["failed"]
+        .as_array()
+        .expect("failed records as an array");
+    assert_eq!(failed.len(), 1);
     assert_eq!(
         failed[0]["record"],
         "message 5f2b6a9e-3c1d-4e8f-9a7b-000000000001"
     );
-    for outcome in &outcomes {
-        assert!(
-            outcome.to_string().contains("req-0000000"),
-            "request id on the line: {outcome}"
-        );
-    }
+    assert!(
+        failed[0]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("body is not JSON"),
+        "{partial}"
+    );
     let metrics: Vec<&Value> = parsed.iter().filter(|v| v["_aws"].is_object()).collect();
     assert_eq!(metrics.len(), 2);
     assert_eq!(metrics[0]["FunctionName"], "site-invalidator");
@@ -312,26 +329,30 @@ async fn throttled_run_is_logged_and_measured() {
         .collect();
     let retries = parsed
         .iter()
-        .filter(|v| v["fields"]["message"] == "retrying CreateInvalidation")
+        .filter(|v| v["message"] == "retrying CreateInvalidation")
         .count();
     assert!(retries >= 1, "{lines:#?}");
     let outcome = parsed
         .iter()
-        .find(|v| v["fields"]["message"] == "invalidation outcome")
+        .find(|v| v["message"] == "invalidation outcome")
         .expect("an outcome line");
     assert_eq!(outcome["level"], "WARN");
-    assert_eq!(outcome["fields"]["outcome"], "retry_later");
-    assert_eq!(outcome["fields"]["retries"], retries);
+    assert_eq!(outcome["outcome"], "retry_later");
+    assert_eq!(outcome["retries"], retries);
     // The last attempt got a throttle too, unless the deadline cut it while in flight.
-    let failed = outcome["fields"]["failed"].as_str().unwrap();
-    let last_was_throttle = failed.contains("CloudFront is throttling requests");
+    let failed = outcome["failed"]
+        .as_array()
+        .expect("failed records as an array");
+    assert_eq!(failed.len(), 1, "{outcome}");
+    let reason = failed[0]["reason"].as_str().unwrap();
+    let last_was_throttle = reason.contains("CloudFront is throttling requests");
     assert!(
-        last_was_throttle || failed.contains("before the invocation's deadline"),
-        "{failed}"
+        last_was_throttle || reason.contains("before the invocation's deadline"),
+        "{reason}"
     );
     let throttles = retries + usize::from(last_was_throttle);
-    assert_eq!(outcome["fields"]["throttles"], throttles);
-    assert_eq!(outcome["fields"]["billed_paths"], 0);
+    assert_eq!(outcome["throttles"], throttles);
+    assert_eq!(outcome["billed_paths"], 0);
     let metrics = parsed
         .iter()
         .find(|v| v["_aws"].is_object())

@@ -293,6 +293,9 @@ fn plan_input(input: &[u8], env: &[(&str, &str)]) -> Value {
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
+/// A work queue nothing listens on: a dry run never calls anything.
+const WATCH_URL: &str = "http://127.0.0.1:9/123456789012/watch";
+
 #[test]
 fn completion_checks_leave_the_plan_unchanged() {
     let batch = std::fs::read(concat!(
@@ -309,7 +312,7 @@ fn completion_checks_leave_the_plan_unchanged() {
     with_check["Records"]
         .as_array_mut()
         .unwrap()
-        .push(crate::common::sqs_message("check", &watch));
+        .push(crate::common::queue_message("check", &watch, WATCH_URL));
     let with_check = with_check.to_string();
     // Nothing listens on the queue's port: a dry run never calls anything.
     let on: Vec<(&str, &str)> = SITE
@@ -317,8 +320,14 @@ fn completion_checks_leave_the_plan_unchanged() {
         .copied()
         .chain([
             ("COMPLETION_EVENTS", "site-events"),
-            ("WATCH_QUEUE_URL", "http://127.0.0.1:9/123456789012/watch"),
+            ("WATCH_QUEUE_URL", WATCH_URL),
         ])
+        .collect();
+    let work_queue_arn = crate::common::queue_arn(WATCH_URL);
+    let off: Vec<(&str, &str)> = SITE
+        .iter()
+        .copied()
+        .chain([("WORK_QUEUE_ARN", work_queue_arn.as_str())])
         .collect();
     let alone = plan_input(&batch, SITE);
     for (env, reason) in [
@@ -327,7 +336,7 @@ fn completion_checks_leave_the_plan_unchanged() {
             "completion check of invalidation I2J0I21PCUYOIK: made when the function runs, not planned",
         ),
         (
-            SITE,
+            off.as_slice(),
             "completion check while COMPLETION_EVENTS is off: dropped",
         ),
     ] {

@@ -194,7 +194,7 @@ fn delivered(messages: &[Message]) -> Vec<u8> {
     let records: Vec<Value> = messages
         .iter()
         .enumerate()
-        .map(|(i, message)| json!({"messageId": format!("check-{i}"), "body": message.body, "eventSource": "aws:sqs"}))
+        .map(|(i, message)| json!({"messageId": format!("check-{i}"), "body": message.body, "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:watch"}))
         .collect();
     json!({ "Records": records }).to_string().into_bytes()
 }
