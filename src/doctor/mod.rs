@@ -1,7 +1,7 @@
 //! `doctor`: checks a deployment with the operator's credentials, read-only, one line per
 //! check, each failure with the command that fixes it. The settings are the function's, from
 //! the environment or from the deployed function (`--function`). What each answer means is
-//! decided in [`checks`], without I/O; this module asks AWS.
+//! decided in `checks`, without I/O; this module asks AWS.
 //!
 //! Its SDK clients (S3, Lambda, SQS, EventBridge, CloudFront) are built here, when doctor
 //! runs: the function's cold start never pays for them.

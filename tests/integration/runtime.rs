@@ -160,7 +160,7 @@ async fn a_misspelled_setting_is_logged_with_the_one_meant() {
     let warnings = warnings();
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert_eq!(
-        warnings[0]["fields"]["message"],
+        warnings[0]["message"],
         "SKIP_KEY is not a setting, and is ignored: did you mean SKIP_KEYS?"
     );
 }
