@@ -64,6 +64,9 @@ pub struct DoctorArgs {
     /// The bucket, when the settings do not name it (a stack that made its own bucket).
     #[arg(long, value_name = "NAME")]
     pub bucket: Option<String>,
+    /// The function's region, instead of AWS_REGION or the profile's.
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
 }
 
 /// The one line printed when the binary is started outside Lambda with no command.

@@ -86,6 +86,10 @@ impl Settings {
 
 /// Runs every check and prints one line each; exit 0 when all pass, 1 otherwise.
 pub async fn run(args: &DoctorArgs, sdk: &SdkConfig) -> ExitCode {
+    let sdk = &match &args.region {
+        Some(region) => sdk.to_builder().region(Region::new(region.clone())).build(),
+        None => sdk.clone(),
+    };
     let mut report = Report::default();
     let Some(settings) = settings(args, sdk, &mut report).await else {
         return report.exit();
@@ -155,7 +159,7 @@ async fn settings(args: &DoctorArgs, sdk: &SdkConfig, report: &mut Report) -> Op
             report.add(Check::fail(
                 format!("function {name}"),
                 format!("its configuration cannot be read: {}", sdk_error(&error)),
-                "aws lambda list-functions --query 'Functions[].FunctionName' (and check AWS_REGION)",
+                "aws lambda list-functions --query 'Functions[].FunctionName' (and give the function's --region)",
             ));
             return None;
         }

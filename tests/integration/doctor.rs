@@ -501,8 +501,13 @@ async fn the_deployed_functions_settings_are_read_with_function() {
         .send()
         .await
         .unwrap();
-    // Nothing in the operator's environment: every setting is the function's.
-    let (status, lines) = doctor_with(&["--function", "site-invalidator"], &moto.endpoint, &[]);
+    // Nothing in the operator's environment but another region: every setting is the
+    // function's, and --region is where it is.
+    let (status, lines) = doctor_with(
+        &["--function", "site-invalidator", "--region", "us-east-1"],
+        &moto.endpoint,
+        &[("AWS_REGION", "eu-west-1")],
+    );
     assert_eq!(status, Some(1));
     assert_eq!(
         line(&lines, "function site-invalidator"),
