@@ -123,7 +123,8 @@ pub struct Config {
     /// Routes whose distributions are still to be found from their bucket
     /// (`DISTRIBUTION_ID=auto`); [`Config::with_found`] replaces them with what was found.
     pub to_discover: Vec<Route>,
-    /// With `index.html`, a change to `a/index.html` also invalidates `/a/` and `/a`.
+    /// With `index.html` (the default), a change to `a/index.html` also invalidates `/a/`
+    /// and `/a`; `None` when turned off.
     pub index_document: Option<String>,
     /// Also invalidate the spellings an S3 origin serves a key under: `+` for a space (both
     /// URLs can be cached) and `%2B` for a literal `+` (S3 reads `+` as a space).
@@ -305,6 +306,9 @@ pub mod defaults {
     pub const BATCHING_WINDOW_SECONDS: u64 = 3;
 }
 
+/// The index document S3 website endpoints and most sites serve for a directory.
+pub const DEFAULT_INDEX_DOCUMENT: &str = "index.html";
+
 /// Deferral of invalidations to the function's own queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Defer {
@@ -329,6 +333,167 @@ fn invalid(variable: &'static str, problem: impl Into<String>) -> ConfigError {
         variable,
         problem: problem.into(),
     }
+}
+
+/// A setting the function reads from its environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Setting {
+    pub name: &'static str,
+    /// What it does, in one line.
+    pub doc: &'static str,
+}
+
+/// Every setting, by name: the one list that parsing asks through (an unlisted name is a
+/// bug, caught in debug builds and by a test that reads every setting), that names the
+/// setting meant by a misspelled one, and that the documentation lists. A new setting is
+/// one more line here.
+pub const SETTINGS: &[Setting] = &[
+    Setting {
+        name: "DISTRIBUTION_ID",
+        doc: "the distribution to invalidate, or auto to find those whose origin is SOURCE_BUCKET",
+    },
+    Setting {
+        name: "ROUTES",
+        doc: "a JSON array of routes, for several buckets, prefixes or distributions",
+    },
+    Setting {
+        name: "SOURCE_BUCKET",
+        doc: "only changes of this bucket",
+    },
+    Setting {
+        name: "KEY_PREFIX",
+        doc: "only keys under this prefix, stripped from paths",
+    },
+    Setting {
+        name: "PATH_PREFIX",
+        doc: "prepended to every path",
+    },
+    Setting {
+        name: "TENANT_ID",
+        doc: "a tenant of the multi-tenant distribution DISTRIBUTION_ID",
+    },
+    Setting {
+        name: "ROLE_ARN",
+        doc: "the role to assume for a distribution of another account",
+    },
+    Setting {
+        name: "EXTERNAL_ID",
+        doc: "the external id ROLE_ARN's trust policy asks for",
+    },
+    Setting {
+        name: "SKIP_KEYS",
+        doc: "comma-separated glob patterns of keys never invalidated",
+    },
+    Setting {
+        name: "CLEAN_URLS",
+        doc: "true: blog/post.html also invalidates /blog/post",
+    },
+    Setting {
+        name: "QUERY_STRINGS",
+        doc: "true: every path is sent as path*, for its query-string variants",
+    },
+    Setting {
+        name: "INDEX_DOCUMENT",
+        doc: "a change to a/FILE also invalidates /a/ and /a (index.html; empty or off turns it off)",
+    },
+    Setting {
+        name: "INVALIDATE_PLUS_ALIAS",
+        doc: "also invalidate the + and %2B spellings S3 origins serve",
+    },
+    Setting {
+        name: "COLLAPSE",
+        doc: "auto or never: whether busy directories become one wildcard",
+    },
+    Setting {
+        name: "COLLAPSE_MIN_CHANGES",
+        doc: "a directory becomes dir/* above this many changed paths",
+    },
+    Setting {
+        name: "WILDCARD_MIN_DEPTH",
+        doc: "the shallowest directory a wildcard may cover",
+    },
+    Setting {
+        name: "WILDCARD_ALLOW_ROOT",
+        doc: "whether /* may be sent",
+    },
+    Setting {
+        name: "WILDCARD_BUDGET",
+        doc: "wildcards one invocation may send, of the 15 in progress",
+    },
+    Setting {
+        name: "METRICS",
+        doc: "false turns the embedded-format metrics off",
+    },
+    Setting {
+        name: "METRICS_NAMESPACE",
+        doc: "the metrics' CloudWatch namespace",
+    },
+    Setting {
+        name: "DEFER_QUEUE_URL",
+        doc: "the queue invalidations CloudFront has no room for are deferred to",
+    },
+    Setting {
+        name: "DEFER_DELAY_SECONDS",
+        doc: "delay of a first deferral",
+    },
+    Setting {
+        name: "COMPLETION_EVENTS",
+        doc: "off, or the EventBridge bus completed invalidations are announced on",
+    },
+    Setting {
+        name: "WATCH_QUEUE_URL",
+        doc: "the queue completion checks wait in",
+    },
+    Setting {
+        name: "WORK_QUEUE_ARN",
+        doc: "the function's own queue: work messages are read only from it",
+    },
+    Setting {
+        name: "MAX_BILLED_PATHS",
+        doc: "paths one invocation may bill before the widest allowed wildcards are used",
+    },
+    Setting {
+        name: "COMPLETION_CHECK_DELAY_SECONDS",
+        doc: "delay of a first completion check",
+    },
+];
+
+/// Whether `name` is one of [`SETTINGS`].
+pub fn is_setting(name: &str) -> bool {
+    SETTINGS.iter().any(|setting| setting.name == name)
+}
+
+/// Each of `names` (an environment's) that is no setting but close to one, with the one
+/// meant: `SKIP_KEY` for `SKIP_KEYS`, `distribution_id` or `DISTRIBUTIONID` for
+/// `DISTRIBUTION_ID`. Names are compared in upper case without `_` and `-`, allowing one
+/// edit in up to 8 letters and two in longer ones, so unrelated variables (`PATH`,
+/// `AWS_REGION`) are never taken for settings.
+pub fn misspelled_settings<'a>(
+    names: impl IntoIterator<Item = &'a str>,
+) -> Vec<(&'a str, &'static str)> {
+    let squash = |name: &str| -> String {
+        name.chars()
+            .filter(|c| !matches!(c, '_' | '-'))
+            .map(|c| c.to_ascii_uppercase())
+            .collect()
+    };
+    names
+        .into_iter()
+        .filter(|name| !is_setting(name))
+        .filter_map(|name| {
+            let squashed = squash(name);
+            let allowed = if squashed.len() <= 8 { 1 } else { 2 };
+            SETTINGS
+                .iter()
+                .map(|setting| {
+                    let distance = strsim::damerau_levenshtein(&squashed, &squash(setting.name));
+                    (distance, setting.name)
+                })
+                .filter(|(distance, _)| *distance <= allowed)
+                .min()
+                .map(|(_, meant)| (name, meant))
+        })
+        .collect()
 }
 
 /// The variables that describe the one route of the single-site case; with `ROUTES` each is a
@@ -455,7 +620,13 @@ impl Config {
 
     /// Reads configuration through `lookup`, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        let get = |name: &str| {
+            debug_assert!(
+                is_setting(name),
+                "{name} is not in config::SETTINGS: add it there"
+            );
+            lookup(name).filter(|value| !value.trim().is_empty())
+        };
         let policy = CollapsePolicy::from_lookup(&get)?;
         let specs: Vec<(Place, RouteSpec)> = match (get("ROUTES"), get("DISTRIBUTION_ID")) {
             (Some(_), Some(_)) => {
@@ -530,7 +701,12 @@ impl Config {
             }
         }
         check_roles(&routes)?;
-        let index_document = get("INDEX_DOCUMENT");
+        // On unless turned off, as the template deploys it: set but empty, or `off`.
+        let index_document = match lookup("INDEX_DOCUMENT") {
+            None => Some(DEFAULT_INDEX_DOCUMENT.to_owned()),
+            Some(off) if off.trim().is_empty() || off.trim().eq_ignore_ascii_case("off") => None,
+            Some(index) => Some(index),
+        };
         if let Some(index) = &index_document
             && (index.contains('/') || index.trim() != index)
         {
@@ -1002,6 +1178,85 @@ mod tests {
         assert_eq!(
             config.metrics_namespace.as_deref(),
             Some("S3CloudFrontInvalidator")
+        );
+    }
+
+    #[test]
+    fn parsing_asks_for_every_listed_setting_and_no_other() {
+        let asked = std::cell::RefCell::new(std::collections::BTreeSet::new());
+        let record = |vars: &[(&str, &str)]| {
+            Config::from_lookup(|name| {
+                asked.borrow_mut().insert(name.to_owned());
+                vars.iter()
+                    .find(|(key, _)| *key == name)
+                    .map(|(_, value)| (*value).to_owned())
+            })
+            .unwrap()
+        };
+        // Every optional branch taken: deferral, completion events, metrics on.
+        record(&[
+            ("DISTRIBUTION_ID", "EA"),
+            (
+                "DEFER_QUEUE_URL",
+                "https://sqs.us-east-1.amazonaws.com/123456789012/q",
+            ),
+            ("COMPLETION_EVENTS", "default"),
+            (
+                "WATCH_QUEUE_URL",
+                "https://sqs.us-east-1.amazonaws.com/123456789012/q",
+            ),
+        ]);
+        record(&[("ROUTES", r#"[{"distribution_id":"EA"}]"#)]);
+        let listed: std::collections::BTreeSet<String> =
+            SETTINGS.iter().map(|s| s.name.to_owned()).collect();
+        assert_eq!(asked.into_inner(), listed);
+    }
+
+    #[test]
+    fn a_name_close_to_a_setting_names_the_one_meant() {
+        let environment = [
+            "SKIP_KEY",
+            "CLEAN_URL",
+            "DISTRIBUTIONID",
+            "distribution_id",
+            "INDEX_DOCUMENTS",
+            "SKIP_KEYS",
+            "PATH",
+            "HOME",
+            "LANG",
+            "TZ",
+            "AWS_REGION",
+            "AWS_LAMBDA_FUNCTION_NAME",
+            "AWS_LAMBDA_RUNTIME_API",
+            "_HANDLER",
+            "LAMBDA_TASK_ROOT",
+            "LD_LIBRARY_PATH",
+            "AWS_ENDPOINT_URL",
+        ];
+        assert_eq!(
+            misspelled_settings(environment),
+            [
+                ("SKIP_KEY", "SKIP_KEYS"),
+                ("CLEAN_URL", "CLEAN_URLS"),
+                ("DISTRIBUTIONID", "DISTRIBUTION_ID"),
+                ("distribution_id", "DISTRIBUTION_ID"),
+                ("INDEX_DOCUMENTS", "INDEX_DOCUMENT"),
+            ]
+        );
+    }
+
+    #[test]
+    fn index_document_is_on_unless_turned_off() {
+        let on = config(&[("DISTRIBUTION_ID", "EA")]).unwrap();
+        assert_eq!(on.index_document.as_deref(), Some("index.html"));
+        for off in ["", " ", "off", "OFF"] {
+            let config = config(&[("DISTRIBUTION_ID", "EA"), ("INDEX_DOCUMENT", off)]).unwrap();
+            assert_eq!(config.index_document, None, "{off:?}");
+        }
+        let other = config(&[("DISTRIBUTION_ID", "EA"), ("INDEX_DOCUMENT", "default.htm")]);
+        assert_eq!(
+            other.unwrap().index_document.as_deref(),
+            Some("default.htm")
         );
     }
 

@@ -10,12 +10,14 @@
 //! Lambda expects, writing what must wait (deferred paths, completion checks) through
 //! [`queue`], while [`report`] writes the log and metrics lines. [`config`] owns every
 //! setting; [`discover`] completes it at start-up with the distributions found from a bucket
-//! (`DISTRIBUTION_ID=auto`); [`cli`] is the `plan` dry run; [`invocation`] hands the handler
+//! (`DISTRIBUTION_ID=auto`); [`cli`] is the command line and the `plan` dry run, [`doctor`]
+//! the deployment check; [`invocation`] hands the handler
 //! each payload as the bytes the runtime received.
 
 pub mod cli;
 pub mod config;
 pub mod discover;
+pub mod doctor;
 pub mod event;
 pub mod handler;
 pub mod invocation;

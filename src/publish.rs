@@ -177,7 +177,7 @@ impl Publisher for EventBridge {
             .map_err(|e| {
                 PublishError(match (e.code(), e.message()) {
                     (Some(code), message) => format!("{code}: {}", message.unwrap_or_default()),
-                    (None, _) => e.to_string(),
+                    (None, _) => crate::send::one_line(&e),
                 })
             })?;
         // PutEvents answers 200 even when it refuses an entry; the entry says why.

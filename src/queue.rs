@@ -57,7 +57,7 @@ impl WorkQueue for Sqs {
                 use aws_sdk_sqs::error::ProvideErrorMetadata;
                 QueueError(match (e.code(), e.message()) {
                     (Some(code), message) => format!("{code}: {}", message.unwrap_or_default()),
-                    (None, _) => e.to_string(),
+                    (None, _) => crate::send::one_line(&e),
                 })
             })
     }

@@ -2,6 +2,7 @@
 
 pub mod events;
 pub mod fake_cloudfront;
+pub mod fake_s3;
 pub mod fake_sqs_eventbridge;
 pub mod runtime_api;
 pub mod tls;

@@ -563,6 +563,8 @@ mod tests {
             ..Config::from_vars(&[
                 ("DISTRIBUTION_ID", "EDIST"),
                 ("INVALIDATE_PLUS_ALIAS", "false"),
+                // Each path on its own; the index document's are tested with routes.
+                ("INDEX_DOCUMENT", "off"),
             ])
             .unwrap()
         }

@@ -11,7 +11,7 @@ use aws_config::sts::AssumeRoleProvider;
 use aws_sdk_cloudfront::Client;
 use aws_sdk_cloudfront::config::SharedCredentialsProvider;
 use aws_sdk_cloudfront::config::http::HttpResponse;
-use aws_sdk_cloudfront::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_cloudfront::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_cloudfront::operation::create_invalidation::CreateInvalidationError;
 use aws_sdk_cloudfront::operation::create_invalidation_for_distribution_tenant::CreateInvalidationForDistributionTenantError;
 use aws_sdk_cloudfront::operation::list_distributions::ListDistributionsError;
@@ -58,6 +58,23 @@ impl HttpClient for LazyHttpsClient {
             })
             .http_connector(settings, components)
     }
+}
+
+/// An error and its sources in one line, each told once: `dispatch failure: io error: tcp
+/// connect error: Connection refused (os error 111)`. The SDK's `DisplayErrorContext` adds
+/// the whole `Debug` form (about a kilobyte) after the chain.
+pub fn one_line(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = error.to_string();
+    let mut source = error.source();
+    while let Some(current) = source {
+        let text = current.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        source = current.source();
+    }
+    line.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The session name CloudTrail shows for the function's calls through a role.
@@ -230,7 +247,7 @@ fn list_error(
     }
     let message = error.message().unwrap_or_default().to_owned();
     if code.is_empty() {
-        DisplayErrorContext(&error).to_string()
+        one_line(&error)
     } else {
         format!("{code}: {message}")
     }
@@ -462,9 +479,10 @@ where
     match error {
         SdkError::ServiceError(service) => Ok((service.into_err(), server_error)),
         SdkError::TimeoutError(_) => Err(SendError::Transport("timed out".into())),
-        SdkError::DispatchFailure(e) => Err(SendError::Transport(format!("{e:?}"))),
-        SdkError::ResponseError(e) => Err(SendError::Transport(format!("{e:?}"))),
-        other => Err(SendError::Other(other.to_string())),
+        transport @ (SdkError::DispatchFailure(_) | SdkError::ResponseError(_)) => {
+            Err(SendError::Transport(one_line(&transport)))
+        }
+        other => Err(SendError::Other(one_line(&other))),
     }
 }
 
@@ -571,7 +589,7 @@ fn assume_role_error(error: &(dyn std::error::Error + 'static), role: &Role) -> 
                 other => SendError::Transport(format!(
                     "could not reach STS to assume role {}: {}",
                     role.arn,
-                    DisplayErrorContext(other)
+                    one_line(other)
                 )),
             });
         }
@@ -595,6 +613,24 @@ mod tests {
     };
     use aws_smithy_runtime_api::http::StatusCode;
     use aws_smithy_types::body::SdkBody;
+
+    #[test]
+    fn errors_are_told_in_one_line_each_cause_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("dispatch failure")]
+        struct Outer(#[source] Middle);
+        #[derive(Debug, thiserror::Error)]
+        #[error("io error: {0}")]
+        struct Middle(#[source] std::io::Error);
+        let refused = std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "tcp connect error:\n  Connection refused",
+        );
+        assert_eq!(
+            one_line(&Outer(Middle(refused))),
+            "dispatch failure: io error: tcp connect error: Connection refused"
+        );
+    }
 
     fn meta(code: &str, message: &str) -> ErrorMetadata {
         ErrorMetadata::builder().code(code).message(message).build()

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
-pub use cloudfront::{CloudFront, ListedDistribution, ListedOrigin, https_client};
+pub use cloudfront::{CloudFront, ListedDistribution, ListedOrigin, https_client, one_line};
 
 use crate::plan::{Destination, Invalidation};
 

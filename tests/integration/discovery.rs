@@ -85,7 +85,8 @@ async fn only_the_buckets_distributions_are_invalidated_under_their_origin_paths
     );
     assert_eq!(
         invalidated_paths(&client, &whole).await,
-        [["/index.html", "/site/about.html", "/www/news.html"]]
+        // index.html is the index document by default: its directory goes too.
+        [["/", "/index.html", "/site/about.html", "/www/news.html"]]
     );
     assert_eq!(
         invalidated_paths(&client, &under_site).await,
@@ -181,7 +182,8 @@ async fn the_binary_says_what_it_found_in_one_line_or_does_not_start() {
         "no key of the release is under site/: {plan}"
     );
     assert_eq!(invalidations[0]["distribution_id"], root.as_str());
-    assert_eq!(invalidations[0]["paths"].as_array().unwrap().len(), 5);
+    // The release's five keys, and / for its index.html.
+    assert_eq!(invalidations[0]["paths"].as_array().unwrap().len(), 6);
 
     let runtime = RuntimeApi::start().await.unwrap();
     let child = function(&runtime, &moto, "no-such-site");

@@ -10,6 +10,7 @@ mod completion;
 mod cross_account;
 mod defer;
 mod discovery;
+mod doctor;
 mod fake_cloudfront;
 mod moto;
 mod observability;

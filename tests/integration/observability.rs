@@ -188,6 +188,8 @@ async fn binary_output(log_format: &str, events: &[&str], faults: Vec<Fault>) ->
         .env("AWS_SECRET_ACCESS_KEY", "secret-should-not-leak")
         .env("AWS_SESSION_TOKEN", "token-should-not-leak")
         .env("DISTRIBUTION_ID", DISTRIBUTION)
+        // One path per key, so the counts read here are the keys'.
+        .env("INDEX_DOCUMENT", "off")
         .env("METRICS_NAMESPACE", "Test/Invalidator")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -31,19 +31,23 @@ fn every_readable_sample_plans_to_the_documented_shape() {
             continue;
         }
         let output = plan(&[path.to_str().unwrap()], SITE);
-        assert!(
-            output.status.success(),
+        let text = String::from_utf8(output.stdout.clone()).unwrap();
+        let json: Value = serde_json::from_str(&text).unwrap();
+        // The fields in the documented order (a `Value` keeps no order).
+        let at: Vec<usize> = ["invalidations", "skipped", "failed", "summary"]
+            .iter()
+            .map(|key| text.find(&format!("\n  \"{key}\": ")).unwrap())
+            .collect();
+        assert!(at.is_sorted(), "{name}: {text}");
+        // Exit 1 exactly when a record would fail.
+        let failing = !json["failed"].as_array().unwrap().is_empty();
+        assert_eq!(
+            output.status.code(),
+            Some(failing as i32),
             "{name}: {}",
             String::from_utf8_lossy(&output.stderr)
         );
-        let json: Value = serde_json::from_slice(&output.stdout).unwrap();
-        let keys: Vec<&str> = json
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
-        assert_eq!(keys, ["invalidations", "skipped", "summary"], "{name}");
+        assert_eq!(json.as_object().unwrap().len(), 4, "{name}");
         for invalidation in json["invalidations"].as_array().unwrap() {
             let fields: Vec<&str> = invalidation
                 .as_object()
@@ -64,9 +68,14 @@ fn every_readable_sample_plans_to_the_documented_shape() {
                     .starts_with("s3cfi-")
             );
         }
-        for skipped in json["skipped"].as_array().unwrap() {
+        for left_out in json["skipped"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(json["failed"].as_array().unwrap())
+        {
             assert!(
-                skipped["record"].is_string() && skipped["reason"].is_string(),
+                left_out["record"].is_string() && left_out["reason"].is_string(),
                 "{name}"
             );
         }
@@ -339,4 +348,146 @@ fn completion_checks_leave_the_plan_unchanged() {
             serde_json::json!([{"record": "message check watch I2J0I21PCUYOIK", "reason": reason}])
         );
     }
+}
+
+#[test]
+fn records_the_function_would_fail_are_listed_apart_and_exit_1() {
+    let output = plan(&["events/bad-sqs-partial.json"], SITE);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stderr.is_empty());
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let failed = json["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 1, "{json:#}");
+    assert!(
+        failed[0]["record"]
+            .as_str()
+            .unwrap()
+            .starts_with("message 5f2b6a9e-3c1d-4e8f-9a7b-000000000001"),
+        "{json:#}"
+    );
+    assert!(failed[0]["reason"].is_string());
+    // Not listed twice, and the good messages are still planned.
+    let skipped = json["skipped"].to_string();
+    assert!(!skipped.contains("000000000001"), "{skipped}");
+    assert!(!json["invalidations"].as_array().unwrap().is_empty());
+    // A plan that fails nothing exits 0.
+    assert_eq!(
+        plan(&["events/sqs-batch.json"], SITE).status.code(),
+        Some(0)
+    );
+}
+
+#[test]
+fn a_misspelled_setting_is_named_with_the_one_meant() {
+    let mut env = SITE.to_vec();
+    env.push(("SKIP_KEY", "static/**"));
+    env.push(("CLEAN_URL", "true"));
+    let output = plan(&["events/s3-site-release.json"], &env);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8(output.stderr).unwrap(),
+        "warning: CLEAN_URL is not a setting, and is ignored: did you mean CLEAN_URLS?\n\
+         warning: SKIP_KEY is not a setting, and is ignored: did you mean SKIP_KEYS?\n"
+    );
+    // Ignored, as the function ignores it: the bundle is still invalidated.
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(paths_of(&json).contains(&"/static/app.3f9a2c.js"));
+}
+
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    use std::io::{Read, Write};
+    // Far more output than a pipe holds, so the writes meet the closed end.
+    let keys: Vec<String> = (0..3000).map(|i| format!("pages/p{i}.html")).collect();
+    let event = devtools::events::s3_event(&keys).to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_s3-cloudfront-invalidator"))
+        .args(["plan", "-"])
+        .env_clear()
+        .envs(SITE.iter().copied())
+        .env("COLLAPSE", "never")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(event.as_bytes())
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0; 10];
+    stdout.read_exact(&mut first).unwrap();
+    drop(stdout);
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "",
+        "a closed pipe is no error"
+    );
+    assert_eq!(output.status.code(), Some(0));
+}
+
+#[test]
+fn help_version_and_usage_errors() {
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_s3-cloudfront-invalidator"))
+            .args(args)
+            .env_clear()
+            .output()
+            .unwrap()
+    };
+    let help = run(&["--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    let help = String::from_utf8(help.stdout).unwrap();
+    for command in ["plan", "doctor"] {
+        assert!(help.contains(&format!("  {command} ")), "{help}");
+    }
+    for setting in s3_cloudfront_invalidator::config::SETTINGS {
+        assert!(help.contains(&format!("  {} ", setting.name)), "{help}");
+    }
+    let version = run(&["--version"]);
+    assert_eq!(version.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8(version.stdout).unwrap(),
+        format!("s3-cloudfront-invalidator {}\n", env!("CARGO_PKG_VERSION"))
+    );
+    let doctor_help = String::from_utf8(run(&["doctor", "--help"]).stdout).unwrap();
+    assert!(doctor_help.contains("--function <NAME>"), "{doctor_help}");
+    for wrong in [&["plan"][..], &["deploy"], &["plan", "a.json", "b.json"]] {
+        let output = run(wrong);
+        assert_eq!(output.status.code(), Some(2), "{wrong:?}");
+        assert!(output.stdout.is_empty());
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(stderr.starts_with("error: "), "{wrong:?}: {stderr}");
+    }
+}
+
+#[test]
+fn an_sdk_failure_is_one_short_line() {
+    // Nothing listens on port 9: the listing of `auto` fails to connect.
+    let output = plan(
+        &["events/s3-put.json"],
+        &[
+            ("DISTRIBUTION_ID", "auto"),
+            ("SOURCE_BUCKET", "example-site"),
+            ("AWS_ENDPOINT_URL_CLOUDFRONT", "http://127.0.0.1:9"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "AKIDTEST"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(
+            "error: invalid configuration: DISTRIBUTION_ID is auto, but the distributions could not be listed: "
+        ) && stderr.contains("Connection refused"),
+        "{stderr}"
+    );
+    // The chain of causes, not the SDK's Debug dump of them.
+    assert!(!stderr.contains('{') && stderr.len() < 400, "{stderr}");
 }

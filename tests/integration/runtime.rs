@@ -102,3 +102,65 @@ async fn invalid_configuration_stops_start_up_with_one_line() {
         "invalid configuration: DISTRIBUTION_ID \"not-an-id\" is not a CloudFront distribution id (upper-case letters and digits, like E2QWRUHAPOMQZL), nor auto"
     );
 }
+
+#[tokio::test]
+async fn outside_lambda_it_says_what_to_run_instead() {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_s3-cloudfront-invalidator"))
+        .env_clear()
+        .env("DISTRIBUTION_ID", DISTRIBUTION)
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty());
+    assert_eq!(
+        String::from_utf8(output.stderr).unwrap(),
+        format!("{}\n", s3_cloudfront_invalidator::cli::NOT_IN_LAMBDA)
+    );
+}
+
+#[tokio::test]
+async fn a_misspelled_setting_is_logged_with_the_one_meant() {
+    let fake = fake().await;
+    let runtime = RuntimeApi::start().await.unwrap();
+    let mut command = runtime.function_command(
+        env!("CARGO_BIN_EXE_s3-cloudfront-invalidator"),
+        &fake.endpoint(),
+    );
+    command
+        .env("DISTRIBUTION_ID", DISTRIBUTION)
+        .env("SKIP_KEY", "static/**")
+        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut function = command.spawn().unwrap();
+    let lines = collect_output(&mut function);
+    // Once an event is answered, start-up (and its warnings) is over.
+    let put = runtime
+        .invoke(sample("s3-put.json"), Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert!(matches!(put.reply, Reply::Response(_)), "{:?}", put.reply);
+    let warnings = || -> Vec<Value> {
+        lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|line| line["level"] == "WARN")
+            .collect()
+    };
+    // Written before the answer; the reader may still be on its way to it.
+    for _ in 0..500 {
+        if !warnings().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let warnings = warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(
+        warnings[0]["message"],
+        "SKIP_KEY is not a setting, and is ignored: did you mean SKIP_KEYS?"
+    );
+}
