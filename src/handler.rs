@@ -341,16 +341,7 @@ impl<I: Invalidator, Q: WorkQueue, P: Publisher> Handler<I, Q, P> {
         let mut deliveries: Vec<Delivery> = deliveries.into_iter().flatten().collect();
         // Held back for wildcard room: deferred unsent, as CloudFront would refuse them
         // for want of room were they wildcards.
-        deliveries.extend(plan.held.iter().map(|held| Delivery {
-            invalidation: held.clone(),
-            sent: Attempt {
-                result: Err(SendError::TooManyInProgress),
-                attempts: 0,
-                retried_after: Vec::new(),
-            },
-            deferred: None,
-            unwatched: None,
-        }));
+        deliveries.extend(plan.held.iter().cloned().map(held));
         self.defer(&mut deliveries, changes, answer_by).await;
         self.watch_new(&mut deliveries, answer_by).await;
         Ok(Outcome {
