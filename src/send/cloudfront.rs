@@ -316,16 +316,6 @@ impl Invalidator for CloudFront {
         &self,
         destination: Destination<'_>,
         invalidation_id: &str,
-    ) -> Result<Progress, SendError> {
-        self.describe_invalidation(destination, invalidation_id)
-            .await
-            .map(|described| described.progress)
-    }
-
-    async fn describe_invalidation(
-        &self,
-        destination: Destination<'_>,
-        invalidation_id: &str,
     ) -> Result<Described, SendError> {
         let client = self.client_for(destination.role).await;
         let asked = Asked {

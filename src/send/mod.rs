@@ -137,30 +137,13 @@ pub trait Invalidator: Sync {
     ) -> impl Future<Output = Result<Receipt, SendError>> + Send;
 
     /// GetInvalidation (GetInvalidationForDistributionTenant with a tenant): where an
-    /// invalidation stands.
+    /// invalidation stands and what CloudFront says it holds, which is what a completion
+    /// event reports, rather than what the message asking for the check claims.
     fn get_invalidation(
         &self,
         destination: Destination<'_>,
         invalidation_id: &str,
-    ) -> impl Future<Output = Result<Progress, SendError>> + Send;
-
-    /// GetInvalidation, with what CloudFront says the invalidation holds: what a completion
-    /// event reports, rather than what the message asking for the check claims. The default
-    /// knows only where it stands.
-    fn describe_invalidation(
-        &self,
-        destination: Destination<'_>,
-        invalidation_id: &str,
-    ) -> impl Future<Output = Result<Described, SendError>> + Send {
-        async move {
-            self.get_invalidation(destination, invalidation_id)
-                .await
-                .map(|progress| Described {
-                    progress,
-                    facts: None,
-                })
-        }
-    }
+    ) -> impl Future<Output = Result<Described, SendError>> + Send;
 }
 
 /// GetInvalidation's answer: where the invalidation stands and, from CloudFront's own record
@@ -168,7 +151,7 @@ pub trait Invalidator: Sync {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Described {
     pub progress: Progress,
-    /// `None` when the answer held no batch (or the invalidator reads none).
+    /// `None` when the answer held no batch.
     pub facts: Option<Facts>,
 }
 
@@ -292,7 +275,7 @@ pub async fn check(
     backoff: Backoff,
 ) -> Result<Described, SendError> {
     retrying(
-        || invalidator.describe_invalidation(destination, invalidation_id),
+        || invalidator.get_invalidation(destination, invalidation_id),
         deadline,
         backoff,
         SendError::is_retryable,
@@ -336,7 +319,7 @@ mod tests {
             &self,
             _destination: Destination<'_>,
             invalidation_id: &str,
-        ) -> Result<Progress, SendError> {
+        ) -> Result<Described, SendError> {
             self.calls
                 .lock()
                 .unwrap()
@@ -345,9 +328,12 @@ mod tests {
                 .lock()
                 .unwrap()
                 .remove(0)
-                .map(|receipt| match receipt.status.as_deref() {
-                    Some("Completed") => Progress::Completed,
-                    _ => Progress::InProgress,
+                .map(|receipt| Described {
+                    progress: match receipt.status.as_deref() {
+                        Some("Completed") => Progress::Completed,
+                        _ => Progress::InProgress,
+                    },
+                    facts: None,
                 })
         }
     }

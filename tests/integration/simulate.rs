@@ -419,17 +419,6 @@ struct SimCloudFront(Arc<Mutex<CloudFrontModel>>);
 impl Invalidator for SimCloudFront {
     async fn get_invalidation(
         &self,
-        destination: Destination<'_>,
-        invalidation_id: &str,
-    ) -> Result<Progress, SendError> {
-        Ok(self
-            .describe_invalidation(destination, invalidation_id)
-            .await?
-            .progress)
-    }
-
-    async fn describe_invalidation(
-        &self,
         _destination: Destination<'_>,
         invalidation_id: &str,
     ) -> Result<Described, SendError> {
