@@ -92,7 +92,7 @@ pub fn after_check(watch: &Watch, progress: Progress, now: Timestamp) -> Next {
         return Next::Announce(CompletionEvent::new(Kind::Overdue, watch, now, checks));
     }
     let growth = if checks < STEADY_CHECKS { 1 } else { 2 };
-    let doubled = watch
+    let next_delay = watch
         .delay_seconds
         .saturating_mul(growth)
         .clamp(1, MAX_QUEUE_DELAY_SECONDS);
@@ -101,7 +101,7 @@ pub fn after_check(watch: &Watch, progress: Progress, now: Timestamp) -> Next {
     Next::CheckAgain(Watch {
         in_progress_at: Some(now),
         checks,
-        delay_seconds: doubled.min(until_overdue.max(1)),
+        delay_seconds: next_delay.min(until_overdue.max(1)),
         ..watch.clone()
     })
 }
