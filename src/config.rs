@@ -181,10 +181,7 @@ impl WorkQueueId {
         if let Some(arn) = &self.arn {
             return arn == event_source_arn;
         }
-        matches!(
-            event_source_arn.splitn(6, ':').collect::<Vec<_>>().as_slice(),
-            ["arn", _, "sqs", _, account, name] if *account == self.account && *name == self.name
-        )
+        queue_of_arn(event_source_arn) == Some((&self.account, &self.name))
     }
 
     fn from_arn(arn: &str) -> Option<WorkQueueId> {
@@ -192,8 +189,7 @@ impl WorkQueueId {
             ["arn", partition, "sqs", region, account, name]
                 if partition.starts_with("aws")
                     && !region.is_empty()
-                    && account.len() == 12
-                    && account.bytes().all(|b| b.is_ascii_digit())
+                    && is_account_id(account)
                     && !name.is_empty() =>
             {
                 Some(WorkQueueId {
@@ -211,12 +207,11 @@ impl WorkQueueId {
         let mut segments = url.trim_end_matches('/').rsplit('/');
         let name = segments.next()?;
         let account = segments.next()?;
-        (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) && !name.is_empty())
-            .then(|| WorkQueueId {
-                arn: None,
-                account: account.to_owned(),
-                name: name.to_owned(),
-            })
+        (is_account_id(account) && !name.is_empty()).then(|| WorkQueueId {
+            arn: None,
+            account: account.to_owned(),
+            name: name.to_owned(),
+        })
     }
 }
 
@@ -595,12 +590,17 @@ impl Place {
 }
 
 impl Config {
-    /// The routes to `distribution_id`, for work that names a distribution (deferred paths,
-    /// completion checks) rather than an object. They share one role (`check_roles`).
-    pub fn routes_to<'a>(&'a self, distribution_id: &'a str) -> impl Iterator<Item = &'a Route> {
-        self.routes
-            .iter()
-            .filter(move |route| route.distribution_id == distribution_id)
+    /// The routes to `distribution_id` and `tenant_id`, for work that names a destination
+    /// (deferred paths, completion checks) rather than an object. Those of one distribution
+    /// share one role (`check_roles`).
+    pub fn routes_to<'a>(
+        &'a self,
+        distribution_id: &'a str,
+        tenant_id: Option<&'a str>,
+    ) -> impl Iterator<Item = &'a Route> {
+        self.routes.iter().filter(move |route| {
+            route.distribution_id == distribution_id && route.tenant_id.as_deref() == tenant_id
+        })
     }
 
     /// Reads the process environment.
@@ -719,12 +719,11 @@ impl Config {
             None => None,
             Some(url) => Some(Defer {
                 queue_url: queue_url(url, "DEFER_QUEUE_URL")?,
-                first_delay_seconds: parse_number(
+                first_delay_seconds: parse_delay(
                     get("DEFER_DELAY_SECONDS"),
                     "DEFER_DELAY_SECONDS",
-                    defaults::DEFER_DELAY_SECONDS as usize,
-                    0..=MAX_QUEUE_DELAY_SECONDS as usize,
-                )? as u64,
+                    defaults::DEFER_DELAY_SECONDS,
+                )?,
             }),
         };
         let completion = CompletionEvents::from_lookup(&get)?;
@@ -894,6 +893,19 @@ fn build_route(
     })
 }
 
+/// `arn:PARTITION:sqs:REGION:ACCOUNT:NAME` as (account, name).
+pub fn queue_of_arn(arn: &str) -> Option<(&str, &str)> {
+    match arn.splitn(6, ':').collect::<Vec<_>>().as_slice() {
+        ["arn", _, "sqs", _, account, name] => Some((account, name)),
+        _ => None,
+    }
+}
+
+/// An AWS account id: twelve digits.
+fn is_account_id(account: &str) -> bool {
+    account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// `arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME`.
 fn is_role_arn(arn: &str) -> bool {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
@@ -904,8 +916,7 @@ fn is_role_arn(arn: &str) -> bool {
         && partition
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b == b'-')
-        && account.len() == 12
-        && account.bytes().all(|b| b.is_ascii_digit())
+        && is_account_id(account)
         && resource.strip_prefix("role/").is_some_and(|name| {
             !name.is_empty()
                 && name.len() <= 512
@@ -981,12 +992,11 @@ impl CompletionEvents {
             (Some(bus), Some(url)) => Ok(Some(CompletionEvents {
                 bus,
                 queue_url: queue_url(url, "WATCH_QUEUE_URL")?,
-                first_delay_seconds: parse_number(
+                first_delay_seconds: parse_delay(
                     get("COMPLETION_CHECK_DELAY_SECONDS"),
                     "COMPLETION_CHECK_DELAY_SECONDS",
-                    defaults::COMPLETION_CHECK_DELAY_SECONDS as usize,
-                    0..=MAX_QUEUE_DELAY_SECONDS as usize,
-                )? as u64,
+                    defaults::COMPLETION_CHECK_DELAY_SECONDS,
+                )?,
             })),
         }
     }
@@ -1009,8 +1019,7 @@ fn event_bus(bus: String) -> Result<String, ConfigError> {
             ["arn", partition, "events", region, account, resource]
                 if partition.starts_with("aws")
                     && !region.is_empty()
-                    && account.len() == 12
-                    && account.bytes().all(|b| b.is_ascii_digit())
+                    && is_account_id(account)
                     && resource.strip_prefix("event-bus/").is_some_and(is_name)
         )
     };
@@ -1140,6 +1149,21 @@ fn parse_number(
             ),
         )),
     }
+}
+
+/// A queue delay in seconds: what SQS's `DelaySeconds` accepts.
+fn parse_delay(
+    value: Option<String>,
+    variable: &'static str,
+    default: u64,
+) -> Result<u64, ConfigError> {
+    parse_number(
+        value,
+        variable,
+        default as usize,
+        0..=MAX_QUEUE_DELAY_SECONDS as usize,
+    )
+    .map(|seconds| seconds as u64)
 }
 
 #[cfg(test)]

@@ -447,7 +447,7 @@ impl<I: Invalidator, Q: WorkQueue, P: Publisher> Handler<I, Q, P> {
         // The role that reaches the distribution follows from the configuration.
         let role = self
             .config
-            .routes_to(&watch.distribution_id)
+            .routes_to(&watch.distribution_id, watch.tenant_id.as_deref())
             .next()
             .and_then(|route| route.role.as_ref());
         let destination = Destination {

@@ -331,15 +331,6 @@ pub fn eventbridge_on(bucket: &str, region: &str) -> String {
     )
 }
 
-/// `arn:aws:sqs:REGION:ACCOUNT:NAME` as (account, name).
-pub fn queue_of_arn(arn: &str) -> Option<(&str, &str)> {
-    let parts: Vec<&str> = arn.split(':').collect();
-    match parts.as_slice() {
-        ["arn", _, "sqs", _, account, name] => Some((account, name)),
-        _ => None,
-    }
-}
-
 /// The region of an ARN (`arn:PARTITION:SERVICE:REGION:...`).
 pub fn region_of_arn(arn: &str) -> Option<&str> {
     arn.split(':').nth(3).filter(|region| !region.is_empty())
@@ -348,6 +339,7 @@ pub fn region_of_arn(arn: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::queue_of_arn;
 
     fn origin(domain_name: &str, origin_path: &str) -> Origin {
         Origin {

@@ -17,13 +17,13 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::cli::{DoctorArgs, misspelling_warnings, print_quietly};
-use crate::config::{Config, Route, misspelled_settings};
+use crate::config::{Config, Route, misspelled_settings, queue_of_arn};
 use crate::discover::{discover, routes_for, serves_bucket};
 use crate::send::{CloudFront, one_line};
 pub use checks::{Check, Status};
 use checks::{
     Deployment, Expected, Notifications, Origin, Reach, bucket_region, eventbridge_on,
-    origin_verdict, queue_of_arn, reach, region_of_arn,
+    origin_verdict, reach, region_of_arn,
 };
 
 /// The tag CloudFormation puts on every resource of a stack.

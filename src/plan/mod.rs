@@ -256,10 +256,12 @@ pub fn plan(decoded: &Decoded, config: &Config) -> Plan {
                 plan.rejected.push(left_out(untrusted(provenance)));
                 continue;
             }
-            let route = config
-                .routes_to(&routed.distribution_id)
-                .find(|route| route.tenant_id == routed.tenant_id);
-            let checked = route.map(|route| recheck(config, routed).map(|()| route));
+            let routes: Vec<&Route> = config
+                .routes_to(&routed.distribution_id, routed.tenant_id.as_deref())
+                .collect();
+            let checked = routes
+                .first()
+                .map(|&route| recheck(&routes, config.policy.allow_root, routed).map(|()| route));
             match checked {
                 Some(Err(reason)) => plan.rejected.push(left_out(reason)),
                 Some(Ok(route)) => {
@@ -321,8 +323,9 @@ pub fn plan(decoded: &Decoded, config: &Config) -> Plan {
         }
         let id = &watched.watch.distribution_id;
         let configured = config
-            .routes_to(id)
-            .any(|route| route.tenant_id == watched.watch.tenant_id);
+            .routes_to(id, watched.watch.tenant_id.as_deref())
+            .next()
+            .is_some();
         let dropped = if config.completion.is_none() {
             Reason::CompletionEventsOff
         } else if configured {
@@ -386,17 +389,13 @@ fn untrusted(provenance: crate::event::Provenance) -> Reason {
     }
 }
 
-/// Deferred paths checked against the routes to their destination as if planned now: each
+/// Deferred paths checked against `routes`, those to their destination, as if planned now: each
 /// path must be one a route could have planned for a key it does not skip, and `/*` only
 /// where the whole distribution may be invalidated. (Wildcards shallower than
 /// `WILDCARD_MIN_DEPTH` pass: a key holding `~` or `*` needs one wherever it sits.)
-fn recheck(config: &Config, routed: &Routed) -> Result<(), Reason> {
-    let routes: Vec<&Route> = config
-        .routes_to(&routed.distribution_id)
-        .filter(|route| route.tenant_id == routed.tenant_id)
-        .collect();
+fn recheck(routes: &[&Route], allow_root: bool, routed: &Routed) -> Result<(), Reason> {
     for path in &routed.paths {
-        if path == "/*" && !config.policy.allow_root {
+        if path == "/*" && !allow_root {
             return Err(Reason::InvalidWork(
                 "path /* invalidates the whole distribution, which WILDCARD_ALLOW_ROOT does not allow".into(),
             ));
