@@ -9,11 +9,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
 
 /// A bucket as the fake describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,23 +30,12 @@ pub struct FakeS3 {
 impl FakeS3 {
     /// Starts on a free loopback port, serving `buckets`.
     pub async fn start(buckets: Vec<Bucket>) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
-        let addr = listener.local_addr()?;
         let buckets = Arc::new(buckets);
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let buckets = buckets.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |request| {
-                        let answer = respond(&buckets, &request);
-                        async move { Ok::<_, std::convert::Infallible>(answer) }
-                    });
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
+        let addr = crate::serve_loopback(move |request| {
+            let answer = respond(&buckets, &request);
+            async move { Ok(answer) }
+        })
+        .await?;
         Ok(FakeS3 { addr })
     }
 
