@@ -186,34 +186,41 @@ fn invalid(problem: String) -> Reason {
     Reason::InvalidWork(crate::path::shorten(&problem, super::MAX_PROBLEM_CHARS).into_owned())
 }
 
-fn validate_tenant(tenant: &str) -> Result<(), Reason> {
-    if (1..=128).contains(&tenant.len())
-        && tenant
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
+/// `value` holds 1 to `max` bytes, each `allowed` (`what` names them in the problem).
+fn bounded(
+    name: &str,
+    value: &str,
+    max: usize,
+    what: &str,
+    allowed: fn(u8) -> bool,
+) -> Result<(), Reason> {
+    if (1..=max).contains(&value.len()) && value.bytes().all(allowed) {
         Ok(())
     } else {
         Err(invalid(format!(
-            "tenant id {:?} is not one (1 to 128 characters)",
-            crate::path::abbreviate(tenant)
+            "{name} {:?} is not one (1 to {max} {what})",
+            crate::path::abbreviate(value)
         )))
     }
+}
+
+fn validate_tenant(tenant: &str) -> Result<(), Reason> {
+    bounded("tenant id", tenant, 128, "characters", |b| {
+        b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
+    })
 }
 
 /// Why a deferred payload cannot be trusted, if it cannot.
 fn validate_deferred(deferred: &Deferred) -> Result<(), Reason> {
     validate_distribution(&deferred.distribution_id)?;
     // The function writes a CallerReference and a part number.
-    let reference = &deferred.reference;
-    if !(1..=MAX_REFERENCE_CHARS).contains(&reference.len())
-        || !reference.bytes().all(|b| b.is_ascii_graphic())
-    {
-        return Err(invalid(format!(
-            "reference {:?} is not one (1 to {MAX_REFERENCE_CHARS} visible ASCII characters)",
-            crate::path::abbreviate(reference)
-        )));
-    }
+    bounded(
+        "reference",
+        &deferred.reference,
+        MAX_REFERENCE_CHARS,
+        "visible ASCII characters",
+        |b| b.is_ascii_graphic(),
+    )?;
     if let Some(tenant) = &deferred.tenant_id {
         validate_tenant(tenant)?;
     }
@@ -250,27 +257,23 @@ fn validate_distribution(id: &str) -> Result<(), Reason> {
 /// EventBridge is bounded here.
 fn validate_watch(watch: &Watch) -> Result<(), Reason> {
     validate_distribution(&watch.distribution_id)?;
-    let field = |name: &str, value: &str, max: usize, allowed: fn(u8) -> bool| {
-        if (1..=max).contains(&value.len()) && value.bytes().all(allowed) {
-            Ok(())
-        } else {
-            Err(invalid(format!(
-                "{name} {:?} is not one (1 to {max} characters)",
-                crate::path::abbreviate(value)
-            )))
-        }
-    };
     if let Some(tenant) = &watch.tenant_id {
-        field("tenant id", tenant, 128, |b| {
-            b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
-        })?;
+        validate_tenant(tenant)?;
     }
-    field("invalidation id", &watch.invalidation_id, 64, |b| {
-        b.is_ascii_uppercase() || b.is_ascii_digit()
-    })?;
-    field("caller reference", &watch.caller_reference, 128, |b| {
-        b.is_ascii_graphic()
-    })?;
+    bounded(
+        "invalidation id",
+        &watch.invalidation_id,
+        64,
+        "characters",
+        |b| b.is_ascii_uppercase() || b.is_ascii_digit(),
+    )?;
+    bounded(
+        "caller reference",
+        &watch.caller_reference,
+        MAX_REFERENCE_CHARS,
+        "characters",
+        |b| b.is_ascii_graphic(),
+    )?;
     if watch.billed_paths == 0 || watch.billed_paths > MAX_PATHS_PER_REQUEST {
         return Err(invalid(format!(
             "billed_paths {} is outside 1 to {MAX_PATHS_PER_REQUEST}",
